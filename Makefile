@@ -1,0 +1,54 @@
+# Two commands on a fresh machine with Python >= 3.10 (3.11 recommended):
+#   make course   set up .venv, generate the built-in dataset, execute every notebook into build/
+#   make test     set up .venv, lint, run the unit tests and every notebook under nbval
+# Everything installs into .venv, created when missing.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# The profile for `make course`; empty means automatic (gpu when Keras sees one, else cpu).
+PROFILE ?=
+# Reproducible notebooks: fixed hash seed, quiet TensorFlow, no stray GUI backend.
+export PYTHONHASHSEED := 0
+export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 0
+export MPLBACKEND := Agg
+
+.PHONY: setup course lab test lint notebooks student bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is needed, found " + sys.version' 
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (segutils)" >/dev/null
+	@touch $(STAMP)
+
+course: $(STAMP)
+	$(BIN)/python -m segutils course --out build $(if $(PROFILE),--profile $(PROFILE))
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) lint
+	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest tests notebooks \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg
+
+notebooks: $(STAMP)
+	$(BIN)/python -m segutils course --profile cpu --inplace --out build/notebooks-cpu
+
+student: $(STAMP)
+	$(BIN)/python -m segutils student --out build/student
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/builtin_dataset.py
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,227 @@
+"""Profiles, seeds and paths: the settings every notebook and command starts from.
+
+A *profile* bundles the numbers that decide how big a run is (image size, dataset size, batch
+size, epochs, model width), so that the same notebook runs in seconds in CI (``quick``), gives
+meaningful results in minutes on a laptop (``cpu``) and trains at full size on a GPU (``gpu``).
+
+>>> from segutils import config
+>>> P = config.profile("quick")
+>>> P.image_size
+(64, 64)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import random
+import sys
+from pathlib import Path
+
+from segutils.errors import ConfigError
+
+#: Environment variable that overrides the automatic profile choice.
+PROFILE_ENV = "SEGUTILS_PROFILE"
+#: Environment variable that moves the data folder.
+DATA_ENV = "SEGUTILS_DATA"
+#: The seed used when none is given.
+DEFAULT_SEED = 42
+#: Where the course lives; notebooks link their Colab badges here.
+REPO_URL = "https://github.com/segutils/keras-segmentation-course"
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """The size of a run. Read it, do not change it: make a new one with :meth:`replace`.
+
+    Attributes
+    ----------
+    name: ``"quick"``, ``"cpu"`` or ``"gpu"``.
+    image_size: (height, width) the models see.
+    n_images: how many images the built-in dataset has (split 80/10/10 into train/val/test).
+    batch_size: images per training step.
+    epochs: passes over the training set in the notebooks' training runs.
+    steps_per_epoch: cap on training steps per epoch (``None``: the whole training set).
+    base_filters: width of the first convolution block of the small models.
+    dataset: which dataset the notebooks train on by default.
+    """
+
+    name: str
+    image_size: tuple[int, int]
+    n_images: int
+    batch_size: int
+    epochs: int
+    steps_per_epoch: int | None
+    base_filters: int
+    dataset: str = "synthetic"
+
+    def replace(self, **changes) -> Profile:
+        """A copy with some fields changed, e.g. ``P.replace(epochs=1)``."""
+        return dataclasses.replace(self, **changes)
+
+
+PROFILES: dict[str, Profile] = {
+    # CI: every notebook in seconds. Numbers are only smoke tests.
+    "quick": Profile("quick", (64, 64), 60, 8, 1, 3, 8),
+    # Two laptop cores: a model that visibly segments within minutes.
+    "cpu": Profile("cpu", (128, 128), 600, 16, 12, None, 16),
+    # A GPU: larger images, more data, longer training.
+    "gpu": Profile("gpu", (256, 256), 3000, 32, 40, None, 32),
+}
+
+
+def gpu_available() -> bool:
+    """True when the Keras backend sees at least one GPU.
+
+    Imports the backend, so it is only called when no profile is forced by name or environment.
+    """
+    import keras
+
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return any(d.platform == "gpu" for d in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return bool(torch.cuda.is_available())
+    return False
+
+
+def profile(name: str | None = None, *, has_gpu: bool | None = None) -> Profile:
+    """The profile of this run.
+
+    Order of precedence: the ``name`` argument, then the ``SEGUTILS_PROFILE`` environment
+    variable, then ``gpu`` when a GPU is visible (``has_gpu``, detected when ``None``), else
+    ``cpu``.
+    """
+    chosen = name or os.environ.get(PROFILE_ENV, "").strip().lower() or None
+    if chosen is None:
+        if has_gpu is None:
+            has_gpu = gpu_available()
+        chosen = "gpu" if has_gpu else "cpu"
+    if chosen not in PROFILES:
+        source = "argument" if name else f"environment variable {PROFILE_ENV}"
+        raise ConfigError(
+            f"Unknown profile {chosen!r} (from the {source}). "
+            f"Use one of: {', '.join(PROFILES)}."
+        )
+    return PROFILES[chosen]
+
+
+def seed_everything(seed: int = DEFAULT_SEED) -> int:
+    """Seed Python's, NumPy's and the Keras backend's random generators; return the seed.
+
+    Data generation in segutils takes explicit seeds and does not depend on this call; it fixes
+    what the learner's own code and Keras draw (weight initialisation, dropout, shuffles).
+    """
+    seed = int(seed)
+    random.seed(seed)
+    import numpy as np
+
+    np.random.seed(seed % 2**32)
+    if "keras" in sys.modules or _keras_importable():
+        import keras
+
+        keras.utils.set_random_seed(seed)
+    return seed
+
+
+def _keras_importable() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("keras") is not None
+
+
+def project_root() -> Path | None:
+    """The course checkout that holds this package, or ``None`` when installed elsewhere."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() else None
+
+
+def data_dir() -> Path:
+    """Where datasets are generated and downloaded.
+
+    ``$SEGUTILS_DATA`` when set; else ``data/`` of the course checkout; else ``~/segutils_data``.
+    """
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    root = project_root()
+    return root / "data" if root is not None else Path.home() / "segutils_data"
+
+
+# --- quiet TensorFlow -------------------------------------------------------------------------
+
+_TF_ENV = {
+    # Hide INFO and WARNING lines of TensorFlow's C++ core.
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    # Without this, TensorFlow prints a oneDNN notice at import whatever the log level.
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+}
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Send the process's file descriptor 2 to /dev/null for the duration of the block.
+
+    TensorFlow's C++ core writes a few lines (absl, CUDA stubs) straight to the descriptor at
+    import, before any Python-level setting can stop it.
+    """
+    try:
+        fd = sys.__stderr__.fileno()
+    except (AttributeError, OSError, ValueError):  # no real descriptor (some notebook frontends)
+        yield
+        return
+    sys.__stderr__.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def import_quietly():
+    """Import TensorFlow (when installed) and Keras without their start-up log lines.
+
+    Call it before anything else imports TensorFlow; returns the ``keras`` module.
+    """
+    for key, value in _TF_ENV.items():
+        os.environ.setdefault(key, value)
+    with _stderr_silenced():
+        import importlib.util
+
+        if importlib.util.find_spec("tensorflow") is not None:
+            import tensorflow as tf
+
+            tf.get_logger().setLevel("ERROR")
+        import keras
+    return keras
+
+
+def describe(p: Profile | None = None) -> str:
+    """Lines a learner should see at the top of a notebook: versions, device, profile."""
+    keras = import_quietly()
+    import numpy as np
+
+    p = p or profile()
+    lines = [
+        f"Python {sys.version.split()[0]}, NumPy {np.__version__}, Keras {keras.__version__} "
+        f"(backend: {keras.config.backend()})",
+    ]
+    if "tensorflow" in sys.modules:
+        lines.append(f"TensorFlow {sys.modules['tensorflow'].__version__}")
+    lines.append(f"Device: {'GPU' if gpu_available() else 'CPU only'}")
+    lines.append(
+        f"Profile: {p.name} (images {p.image_size[0]}x{p.image_size[1]}, "
+        f"{p.n_images} images, batch {p.batch_size}, {p.epochs} epochs)"
+    )
+    return "\n".join(lines)
