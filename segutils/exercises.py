@@ -1,0 +1,396 @@
+"""Exercises with automatic feedback: a registry of tasks and the ``check`` a notebook calls.
+
+A learner writes a function in a notebook and runs ``check("01.1", mask_to_ids)``. The checker
+calls the function on a few fixed cases (one of them an edge case), compares each result with
+the reference implementation in ``segutils`` and either prints one short "passed" line or raises
+:class:`ExerciseFailed` naming the case, what was expected, what came back and a hint.
+
+Adding an exercise takes one decorated function that returns its cases::
+
+    @exercise("02.1", "Upsample a mask with nearest neighbour",
+              reference=segutils.augment.resize_mask, compare=exact_arrays,
+              hint="Masks are never interpolated: use nearest neighbour.",
+              mistakes=[Mistake(lambda m, size: ..., "You interpolated the IDs ...")])
+    def _cases_02_1():
+        return [Case("a 2x2 mask", (mask, (4, 4))), ...]
+
+Comparing, reporting and recognising known mistakes live here once, so every exercise gives
+feedback in the same words. Cases are built from fixed seeds: a learner sees the same case
+numbers every time they run the check.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from segutils.data.classes import (
+    IGNORE_INDEX,
+    class_frequencies,
+    class_pixel_counts,
+    colors_to_ids,
+)
+from segutils.errors import SegutilsError
+
+
+class ExerciseFailed(AssertionError):
+    """The learner's answer is not right yet; the message says where and what to try.
+
+    An ``AssertionError`` so that test runners and nbval treat it as a failed check.
+    """
+
+
+class UnknownExercise(SegutilsError, LookupError):
+    """``check`` was called with an exercise ID that is not registered."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One call of the learner's function: a short name the learner can read, and the inputs."""
+
+    name: str
+    args: tuple
+    kwargs: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mistake:
+    """A plausible wrong answer and the hint to give when the learner's output matches it.
+
+    ``wrong`` takes the case's inputs and returns what that mistaken solution would return.
+    Recognising the mistake lets the hint say what went wrong instead of only that it did.
+    """
+
+    wrong: Callable[..., Any]
+    hint: str
+
+
+#: Compares expected with got; returns ``None`` when they agree, else a short description.
+Compare = Callable[[Any, Any], "str | None"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Exercise:
+    id: str
+    task: str
+    reference: Callable[..., Any]
+    make_cases: Callable[[], Sequence[Case]]
+    compare: Compare
+    hint: str
+    mistakes: tuple[Mistake, ...] = ()
+
+
+#: Every registered exercise, by ID ("01.1", "01.2", ...).
+EXERCISES: dict[str, Exercise] = {}
+
+
+def exercise(
+    id: str,
+    task: str,
+    *,
+    reference: Callable[..., Any],
+    compare: Compare,
+    hint: str,
+    mistakes: Sequence[Mistake] = (),
+):
+    """Register the decorated function (which returns the exercise's cases) as exercise ``id``."""
+
+    def register(make_cases: Callable[[], Sequence[Case]]):
+        if id in EXERCISES:
+            raise ValueError(f"exercise {id} is registered twice")
+        EXERCISES[id] = Exercise(id, task, reference, make_cases, compare, hint, tuple(mistakes))
+        return make_cases
+
+    return register
+
+
+def get(id: str) -> Exercise:
+    """The registered exercise ``id``; an unknown ID is an error that lists the known ones."""
+    try:
+        return EXERCISES[str(id)]
+    except KeyError:
+        known = ", ".join(sorted(EXERCISES)) or "(none)"
+        raise UnknownExercise(
+            f"Unknown exercise ID {id!r}. Known IDs: {known}. "
+            "Check the ID in the check(...) call against the notebook's exercise heading."
+        ) from None
+
+
+def task(id: str) -> str:
+    """The one-line task of exercise ``id`` (the student notebooks' stubs quote it)."""
+    return get(id).task
+
+
+def check(id: str, obj: Callable[..., Any]) -> None:
+    """Run exercise ``id``'s cases on the learner's function ``obj``.
+
+    Prints ``Exercise 01.1 passed: 4 of 4 cases.`` or raises :class:`ExerciseFailed` at the
+    first case that goes wrong. The learner's function gets its own copy of every input, so an
+    answer that modifies its arguments cannot spoil the reference result.
+    """
+    __tracebackhide__ = True  # pytest leaves this frame out of failure reports
+    ex = get(id)
+    if not callable(obj):
+        raise ExerciseFailed(
+            f"Exercise {ex.id} expects a function, got {type(obj).__name__}.\n"
+            f"  Hint: pass the function itself, without calling it: check({ex.id!r}, my_function)"
+        )
+    cases = list(ex.make_cases())
+    for k, case in enumerate(cases, 1):
+        where = f"Exercise {ex.id} failed on case {k} of {len(cases)} ({case.name})"
+        expected = ex.reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        try:
+            got = obj(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        except NotImplementedError:
+            raise ExerciseFailed(
+                f"Exercise {ex.id} is not solved yet: {ex.task}.\n"
+                "  Hint: replace the line `raise NotImplementedError(...)` with your code, "
+                "run that cell, then run this check again."
+            ) from None
+        except Exception as err:
+            raise ExerciseFailed(
+                f"{where}: your function raised {type(err).__name__}: {_shorten(str(err))}\n"
+                f"  Hint: {ex.hint}\n"
+                "  (The traceback above shows the line of your code that raised.)"
+            ) from err
+        problem = ex.compare(expected, got)
+        if problem is not None:
+            hint = _recognise(ex, case, got) or ex.hint
+            raise ExerciseFailed(f"{where}:\n  {problem}\n  Hint: {hint}")
+    print(f"Exercise {ex.id} passed: {len(cases)} of {len(cases)} cases.")
+
+
+def _recognise(ex: Exercise, case: Case, got: Any) -> str | None:
+    """The hint of the first known mistake whose output equals ``got`` on this case."""
+    for mistake in ex.mistakes:
+        try:
+            wrong = mistake.wrong(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        except Exception:  # a mistake that cannot run on this case is simply not this mistake
+            continue
+        if ex.compare(wrong, got) is None:
+            return mistake.hint
+    return None
+
+
+# --- comparisons shared by all exercises --------------------------------------------------------
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _show(a: np.ndarray) -> str:
+    """A short description of an array: its values when small, else shape, dtype and range."""
+    if a.size <= 16:
+        return _shorten(np.array2string(a, separator=", ", precision=6).replace("\n", ""))
+    if a.size and np.issubdtype(a.dtype, np.number):
+        return f"{a.dtype} array of shape {a.shape}, values {a.min()}..{a.max()}"
+    return f"{a.dtype} array of shape {a.shape}"
+
+
+def _value(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float | np.floating) else str(v)
+
+
+def _as_array(got: Any) -> tuple[np.ndarray | None, str | None]:
+    if got is None:
+        return None, "got None: the function does not return anything (a missing `return`?)."
+    try:
+        a = np.asarray(got)
+    except Exception:
+        return None, f"got a {type(got).__name__}, which is not an array."
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        return None, f"got a {type(got).__name__} of {a.dtype} values, not a numeric array."
+    return a, None
+
+
+def _array_problem(expected: Any, got: Any, atol: float) -> str | None:
+    """Shape first, then values: exact when ``atol`` is 0, else within ``atol``. Dtype is free."""
+    expected = np.asarray(expected)
+    a, problem = _as_array(got)
+    if problem:
+        return f"Expected {_show(expected)}, but {problem}"
+    if a.shape != expected.shape:
+        swapped = " (height and width swapped?)" if a.shape == expected.shape[::-1] else ""
+        return f"Shape: expected {expected.shape}, got {a.shape}{swapped}."
+    e = expected.astype(np.float64)
+    g = a.astype(np.float64)
+    wrong = ~np.isclose(g, e, rtol=0.0, atol=atol) if atol else g != e
+    if not wrong.any():
+        return None
+    first = tuple(int(i) for i in np.argwhere(wrong)[0])
+    at = first[0] if len(first) == 1 else first
+    return (
+        f"{int(wrong.sum())} of {wrong.size} values differ; first at index {at}: "
+        f"expected {_value(expected[first])}, got {_value(a[first])}.\n"
+        f"  expected: {_show(expected)}\n"
+        f"  got:      {_show(a)}"
+    )
+
+
+def exact_arrays(expected: Any, got: Any) -> str | None:
+    """Same shape and the same values; the dtype may differ (int64 IDs are fine)."""
+    return _array_problem(expected, got, atol=0.0)
+
+
+def close_arrays(atol: float) -> Compare:
+    """Same shape and values within ``atol``."""
+
+    def compare(expected: Any, got: Any) -> str | None:
+        return _array_problem(expected, got, atol=atol)
+
+    return compare
+
+
+# --- notebook 01: masks and classes ----------------------------------------------------------
+
+# The first colours of the PASCAL VOC palette: several share a red value, so an answer that looks
+# at one channel only cannot pass.
+_VOC7 = [
+    (0, 0, 0),
+    (128, 0, 0),
+    (0, 128, 0),
+    (128, 128, 0),
+    (0, 0, 128),
+    (128, 0, 128),
+    (0, 128, 128),
+]
+
+
+def _paint(ids: np.ndarray, colors) -> np.ndarray:
+    return np.asarray(colors, np.uint8)[np.asarray(ids)]
+
+
+def _first_channel(rgb, colors):
+    return np.asarray(rgb)[..., 0]
+
+
+def _red_only(rgb, colors):
+    rgb = np.asarray(rgb)
+    ids = np.zeros(rgb.shape[:2], np.uint8)
+    for i, c in reversed(list(enumerate(colors))):  # the first colour with this red wins
+        ids[rgb[..., 0] == c[0]] = i
+    return ids
+
+
+def _unique_colour_order(rgb, colors):
+    flat = np.asarray(rgb).reshape(-1, 3)
+    return np.unique(flat, axis=0, return_inverse=True)[1].reshape(np.asarray(rgb).shape[:2])
+
+
+@exercise(
+    "01.1",
+    "Convert a colour-coded mask to class IDs",
+    reference=colors_to_ids,
+    compare=exact_arrays,
+    hint=(
+        "Pixel (r, g, b) gets ID i when it equals colors[i] in all three channels; "
+        "np.all(rgb_mask == color, axis=-1) marks the pixels of one colour. "
+        "Return an (H, W) array with one ID per pixel."
+    ),
+    mistakes=[
+        Mistake(
+            _first_channel,
+            "You returned the red channel. A class is a colour: compare all "
+            "three channels with colors[i] and write i where they match.",
+        ),
+        Mistake(
+            _red_only,
+            "Only the red channel was compared, but classes can share a red "
+            "value (black (0, 0, 0) and green (0, 255, 0) both have red 0). Compare all "
+            "three channels.",
+        ),
+        Mistake(
+            lambda rgb, colors: colors_to_ids(rgb, colors).astype(np.int64) + 1,
+            "Your IDs are one too high: colors[0] is ID 0.",
+        ),
+        Mistake(
+            _unique_colour_order,
+            "The IDs number the colours found in the mask (as np.unique "
+            "sorts them). The ID is the colour's position in `colors`, whether or not every colour "
+            "occurs.",
+        ),
+    ],
+)
+def _cases_01_1() -> list[Case]:
+    rng = np.random.default_rng(101)
+    three = [(0, 0, 0), (255, 0, 0), (0, 255, 0)]
+    hand = np.array([[0, 0, 1, 1], [0, 2, 2, 1], [2, 2, 0, 0]])
+    return [
+        Case("a hand-made 3x4 mask with 3 colours", (_paint(hand, three), three)),
+        Case(
+            "a random 16x16 mask over 7 VOC colours",
+            (_paint(rng.integers(0, 7, (16, 16)), _VOC7), _VOC7),
+        ),
+        Case("a non-square 5x9 mask", (_paint(rng.integers(0, 7, (5, 9)), _VOC7), _VOC7)),
+        Case(
+            "edge case: a 1x1 mask whose only colour is the last one, other colours absent",
+            (_paint(np.array([[6]]), _VOC7), _VOC7),
+        ),
+    ]
+
+
+def _with_ignore_in_total(masks, n_classes):
+    counts = np.zeros(n_classes)
+    total = 0
+    for m in masks:
+        m = np.asarray(m)
+        counts += np.bincount(m[m != IGNORE_INDEX].ravel(), minlength=n_classes)[:n_classes]
+        total += m.size
+    return counts / total
+
+
+def _mean_of_images(masks, n_classes):
+    return np.mean([class_frequencies([m], n_classes) for m in masks], axis=0)
+
+
+@exercise(
+    "01.2",
+    "Compute each class's share of the labelled pixels",
+    reference=class_frequencies,
+    compare=close_arrays(1e-6),
+    hint=(
+        "Count the pixels of each class over all masks together (np.bincount with "
+        "minlength=n_classes), leave out pixels equal to 255, then divide by the number of "
+        "labelled pixels. The result has n_classes entries and sums to 1."
+    ),
+    mistakes=[
+        Mistake(
+            _with_ignore_in_total,
+            "Ignored pixels (255) are counted in the denominator. "
+            "Divide by the number of labelled pixels only, so the shares sum to 1.",
+        ),
+        Mistake(
+            _mean_of_images,
+            "You averaged per-image shares. Pool the pixels of all masks "
+            "first, then divide once: a small image must weigh less than a large one.",
+        ),
+        Mistake(
+            class_pixel_counts,
+            "These are pixel counts; divide them by the number of labelled pixels.",
+        ),
+    ],
+)
+def _cases_01_2() -> list[Case]:
+    rng = np.random.default_rng(102)
+    a = np.array([[0, 0, 1], [1, 1, 2]], np.uint8)
+    b = np.array([[2, 2, 2], [0, 1, 2]], np.uint8)
+    with_ignore = rng.integers(0, 4, (2, 12, 12)).astype(np.uint8)
+    with_ignore[0, :3] = IGNORE_INDEX  # 36 ignored pixels in one mask, 5 in the other
+    with_ignore[1, 5, :5] = IGNORE_INDEX
+    sizes = [rng.integers(0, 3, s).astype(np.uint8) for s in [(4, 4), (10, 7), (1, 3)]]
+    sizes[1][sizes[1] == 1] = 0  # shares that differ between images, so pooling matters
+    return [
+        Case("two hand-made 2x3 masks, 3 classes", ([a, b], 3)),
+        Case("two 12x12 masks with ignored pixels (255), 4 classes", (list(with_ignore), 4)),
+        Case("three masks of different sizes, 3 classes", (sizes, 3)),
+        Case(
+            "edge case: classes 3 and 4 never occur, 5 classes",
+            ([np.array([[0, 1], [2, IGNORE_INDEX]], np.uint8)], 5),
+        ),
+    ]
