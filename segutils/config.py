@@ -222,6 +222,6 @@ def describe(p: Profile | None = None) -> str:
     lines.append(f"Device: {'GPU' if gpu_available() else 'CPU only'}")
     lines.append(
         f"Profile: {p.name} (images {p.image_size[0]}x{p.image_size[1]}, "
-        f"{p.n_images} images, batch {p.batch_size}, {p.epochs} epochs)"
+        f"{p.n_images} images, batch {p.batch_size}, epochs {p.epochs})"
     )
     return "\n".join(lines)

@@ -1,5 +1,10 @@
 """Data on disk and in memory: class tables, mask formats, folder datasets, the built-in dataset
-and the ``tf.data`` pipeline."""
+and the ``tf.data`` pipeline.
+
+The pipeline (``segutils.data.pipeline``) imports TensorFlow; everything else here needs only
+NumPy and Pillow, so it is not imported until used: ``from segutils.data.pipeline import
+make_dataset``.
+"""
 
 from segutils.data.classes import (  # noqa: F401
     CLASSES_FILE,
@@ -10,3 +15,5 @@ from segutils.data.classes import (  # noqa: F401
     colors_to_ids,
     ids_to_colors,
 )
+from segutils.data.folders import Pair, available_splits, find_pairs, load_classes  # noqa: F401
+from segutils.data.io import read_image, read_mask, write_image, write_mask  # noqa: F401
