@@ -29,6 +29,63 @@ def _student(args: argparse.Namespace) -> int:
     return student.main(args.out, args.src)
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from segutils import validate
+
+    report = validate.verify_dataset(args.root, args.n_classes, args.ignore_index,
+                                     splits=args.split)
+    print(report.to_json_text() if args.json else report.table(args.max_rows))
+    return 0 if report.ok else 1
+
+
+def _visualize(args: argparse.Namespace) -> int:
+    from segutils import viz
+    from segutils.data.folders import available_splits, load_classes, scan_split
+    from segutils.data.io import read_image, read_mask, write_image
+    from segutils.errors import DatasetError
+
+    classes = load_classes(args.root)
+    if classes is None:
+        if args.n_classes is None:
+            raise DatasetError(args.root / "classes.json", "no class table for the colours",
+                               "write a classes.json or pass --n-classes N (VOC colours)")
+        classes = viz.default_classes(args.n_classes)
+    written, skipped = 0, 0
+    for split in args.split or available_splits(args.root):
+        pairs, issues = scan_split(args.root, split)
+        skipped += len(issues)
+        for pair in pairs[: args.n]:
+            try:
+                image, mask = read_image(pair.image), read_mask(pair.mask)
+                picture = viz.side_by_side(image, mask, classes, args.alpha,
+                                           contours=args.contours)
+            except (DatasetError, ValueError) as err:  # a bad pair: report it, draw the rest
+                print(f"skipped {pair.stem}: {str(err).splitlines()[0]}", file=sys.stderr)
+                skipped += 1
+                continue
+            write_image(args.out / f"{split}_{pair.stem}.png", picture)
+            written += 1
+    _legend(classes, args.out / "legend.png")
+    print(f"Wrote {written} overlays (image | mask | overlay) and legend.png to {args.out}")
+    if skipped:
+        print(f"{skipped} problem(s) skipped; run `python -m segutils verify {args.root}`")
+    return 0
+
+
+def _legend(classes, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from segutils import viz
+
+    fig = plt.figure(figsize=(2.4, 0.3 * classes.n_classes + 0.3))
+    fig.legend(handles=viz.legend_handles(classes), loc="center", frameon=False)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def _course(args: argparse.Namespace) -> int:
     from segutils import course
 
@@ -56,6 +113,32 @@ def build_parser() -> argparse.ArgumentParser:
     stu.add_argument("--src", type=Path, default=Path("notebooks"),
                      help="instructor notebooks (default: notebooks)")
     stu.set_defaults(func=_student)
+
+    ver = sub.add_parser("verify", help="check every image and mask of a dataset folder",
+                         description="List every problem of a dataset (exit status 1 when there "
+                         "are errors, 0 with warnings only).")
+    ver.add_argument("root", type=Path, help="dataset folder")
+    ver.add_argument("--n-classes", type=int, default=None,
+                     help="number of classes (default: from ROOT/classes.json)")
+    ver.add_argument("--ignore-index", type=int, default=255, help="ignore label (default 255)")
+    ver.add_argument("--split", action="append", choices=("train", "val", "test"),
+                     help="check only this split (repeatable; default: all present)")
+    ver.add_argument("--json", action="store_true", help="print the report as JSON")
+    ver.add_argument("--max-rows", type=int, default=10, metavar="N",
+                     help="rows shown per kind of problem (default 10)")
+    ver.set_defaults(func=_verify)
+
+    vis = sub.add_parser("visualize", help="write image | mask | overlay PNGs of a dataset")
+    vis.add_argument("root", type=Path, help="dataset folder")
+    vis.add_argument("--out", type=Path, required=True, help="folder for the PNGs")
+    vis.add_argument("--split", action="append", choices=("train", "val", "test"),
+                     help="draw only this split (repeatable; default: all present)")
+    vis.add_argument("--n", type=int, default=20, help="pairs per split (default 20)")
+    vis.add_argument("--alpha", type=float, default=0.5, help="overlay opacity (default 0.5)")
+    vis.add_argument("--contours", action="store_true", help="draw class boundaries")
+    vis.add_argument("--n-classes", type=int, default=None,
+                     help="without a classes.json: the number of classes (VOC colours)")
+    vis.set_defaults(func=_visualize)
 
     from segutils import course
 

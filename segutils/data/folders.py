@@ -85,15 +85,29 @@ def load_classes(root: str | Path) -> ClassInfo | None:
     return ClassInfo.load(path) if path.is_file() else None
 
 
+class Issue(NamedTuple):
+    """One problem found while pairing files: where, what, how to fix, and a short ``kind``.
+
+    ``kind`` (``"missing_mask"``, ``"size_mismatch"``, ...) lets :mod:`segutils.validate`
+    group and grade problems without parsing the sentences.
+    """
+
+    path: Path
+    problem: str
+    fix: str
+    kind: str
+
+
 class _Problems:
-    """Collects (file, problem, fix) triples; raises them together as one DatasetError."""
+    """Collects :class:`Issue` entries; raises them together as one DatasetError."""
 
     def __init__(self, root: Path):
         self.root = root
-        self.items: list[tuple[Path, str, str]] = []
+        self.where = root  # the folder a raised error names
+        self.items: list[Issue] = []
 
-    def add(self, path: Path, problem: str, fix: str) -> None:
-        self.items.append((path, problem, fix))
+    def add(self, path: Path, problem: str, fix: str, kind: str) -> None:
+        self.items.append(Issue(path, problem, fix, kind))
 
     def name(self, path: Path) -> str:
         try:
@@ -105,7 +119,7 @@ class _Problems:
         if not self.items:
             return
         lines = [f"  - {self.name(p)}: {problem}; fix: {fix}"
-                 for p, problem, fix in self.items[:MAX_LISTED]]
+                 for p, problem, fix, _ in self.items[:MAX_LISTED]]
         if len(self.items) > MAX_LISTED:
             lines.append(f"  ... and {len(self.items) - MAX_LISTED} more")
         n = len(self.items)
@@ -115,7 +129,8 @@ class _Problems:
             + "\n".join(lines),
             "fix each file as listed, then load the dataset again",
         )
-        err.problems = list(self.items)
+        err.problems = [(p, problem, fix) for p, problem, fix, _ in self.items]
+        err.issues = list(self.items)
         raise err
 
 
@@ -138,25 +153,27 @@ def _scan(folder: Path, exts: tuple[str, ...], role: str, problems: _Problems
             continue
         if role == "mask" and ext in JPEG_EXTS:
             problems.add(f, "JPEG mask: lossy compression changes the class IDs near edges",
-                         "re-export the mask as PNG from the original labels")
+                         "re-export the mask as PNG from the original labels", "lossy_mask")
         elif ext in UNSUPPORTED_EXTS:
-            problems.add(f, f"unsupported {role} format {ext}", f"convert it to {exts[0]}")
+            problems.add(f, f"unsupported {role} format {ext}", f"convert it to {exts[0]}",
+                         "unsupported_format")
         else:
             continue  # README.txt, Thumbs.db, ...: not part of the dataset
         by_stem[f.stem].append(f)
         unusable.add(f.stem)
     if not by_stem:
         problems.add(folder, f"the folder holds no {role} files ({' '.join(exts)})",
-                     f"put the {role}s here, or check the path")
+                     f"put the {role}s here, or check the path", "empty_folder")
     for stem, paths in by_stem.items():
         good = [p for p in paths if p.suffix.lower() in exts]
         if len(good) > 1:
             names = ", ".join(p.name for p in good)
             problems.add(good[0], f"{len(good)} {role} files share the stem {stem!r} ({names})",
-                         "keep one file per stem; delete or rename the others")
+                         "keep one file per stem; delete or rename the others", "duplicate_stem")
             unusable.add(stem)
         elif good and good[0].stat().st_size == 0:
-            problems.add(good[0], "empty file (0 bytes)", "copy or export the file again")
+            problems.add(good[0], "empty file (0 bytes)", "copy or export the file again",
+                         "empty_file")
     return {stem: paths[0] for stem, paths in by_stem.items()}, unusable
 
 
@@ -167,9 +184,29 @@ def find_pairs(root: str | Path, split: str, check_sizes: bool = True) -> list[P
     masks without images, two files with one stem, JPEG masks, unreadable files and (with
     ``check_sizes``, from the file headers only) images and masks of different sizes and 16-bit
     masks. All problems are raised together as one :class:`~segutils.errors.DatasetError`; its
-    ``problems`` attribute holds the (path, problem, fix) triples.
+    ``problems`` attribute holds the (path, problem, fix) triples, ``issues`` the
+    :class:`Issue` entries.
     """
-    root = Path(root)
+    pairs, problems = _pairs_and_problems(Path(root), split, check_sizes)
+    problems.raise_if_any(problems.where, split)
+    return pairs
+
+
+def scan_split(root: str | Path, split: str, check_sizes: bool = True
+               ) -> tuple[list[Pair], list[Issue]]:
+    """Like :func:`find_pairs`, but returns the usable pairs *and* the problems, raising nothing
+    about single files.
+
+    This is what :func:`segutils.validate.verify_dataset` builds on: it keeps checking the good
+    pairs of a split that also has bad ones. Problems with the whole dataset (no such folder, no
+    layout recognised, no such split) still raise :class:`~segutils.errors.DatasetError`.
+    """
+    pairs, problems = _pairs_and_problems(Path(root), split, check_sizes)
+    return pairs, list(problems.items)
+
+
+def _pairs_and_problems(root: Path, split: str, check_sizes: bool
+                        ) -> tuple[list[Pair], _Problems]:
     if split not in SPLITS:
         raise DatasetError(None, f"unknown split {split!r}", f"use one of {', '.join(SPLITS)}")
     layout = detect_layout(root)
@@ -188,21 +225,24 @@ def find_pairs(root: str | Path, split: str, check_sizes: bool = True) -> list[P
             unusable |= bad
         else:
             problems.add(folder, f"the {role} folder is missing",
-                         f"create it and put the {role}s of split {split!r} there")
+                         f"create it and put the {role}s of split {split!r} there",
+                         "missing_folder")
     images, masks = found["image"], found["mask"]
     if img_dir.is_dir() and mask_dir.is_dir():
         for stem in sorted(set(images) - set(masks)):
             problems.add(images[stem], "image without a mask",
-                         f"add {problems.name(mask_dir)}/{stem}.png or remove the image")
+                         f"add {problems.name(mask_dir)}/{stem}.png or remove the image",
+                         "missing_mask")
         for stem in sorted(set(masks) - set(images)):
             problems.add(masks[stem], "mask without an image",
-                         f"add the image {problems.name(img_dir)}/{stem}.png or remove the mask")
+                         f"add the image {problems.name(img_dir)}/{stem}.png or remove the mask",
+                         "missing_image")
     pairs = [Pair(s, images[s], masks[s]) for s in sorted(set(images) & set(masks) - unusable)]
     if check_sizes:
         for pair in pairs:
             _check_headers(pair, problems)
-    problems.raise_if_any(root / split if layout == COURSE else root, split)
-    return pairs
+    problems.where = root / split if layout == COURSE else root
+    return pairs, problems
 
 
 def _check_headers(pair: Pair, problems: _Problems) -> None:
@@ -214,7 +254,7 @@ def _check_headers(pair: Pair, problems: _Problems) -> None:
         try:
             heads.append(header(path))
         except DatasetError as err:
-            problems.add(path, err.problem, err.fix)
+            problems.add(path, err.problem, err.fix, getattr(err, "kind", "unreadable"))
     if len(heads) < 2:
         return
     image, mask = heads
@@ -222,11 +262,11 @@ def _check_headers(pair: Pair, problems: _Problems) -> None:
         problems.add(pair.mask, f"mask is {mask.height}x{mask.width} but its image "
                      f"{pair.image.name} is {image.height}x{image.width}",
                      "export the mask at the image's size (resize masks only with nearest "
-                     "neighbour)")
+                     "neighbour)", "size_mismatch")
     if mask.format == "JPEG":
         problems.add(pair.mask, "the mask holds JPEG data (whatever its extension says): lossy "
                      "compression changes the class IDs near edges",
-                     "re-export the mask as PNG from the original labels")
+                     "re-export the mask as PNG from the original labels", "lossy_mask")
     elif mask.mode in SIXTEEN_BIT_MODES:
         problems.add(pair.mask, f"16-bit mask (mode {mask.mode}); masks must hold 8-bit class "
-                     "IDs 0..255", "save it as an 8-bit PNG of class IDs")
+                     "IDs 0..255", "save it as an 8-bit PNG of class IDs", "sixteen_bit_mask")

@@ -29,24 +29,36 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_GREY, PNG_RGB, PNG_PALETTE, PNG_GREY_ALPHA, PNG_RGBA = 0, 2, 3, 4, 6
 
 SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
+#: EXIF tag number of the orientation (1 = as stored; 2..8 = mirror and/or rotate to display).
+EXIF_ORIENTATION = 0x0112
 _FIX_COLOR = (
     "convert it to class IDs with a colour table: "
     "segutils.data.classes.colors_to_ids(rgb, colors) with the colours of classes.json"
 )
 
 
+def _error(path: Path, problem: str, fix: str, kind: str) -> DatasetError:
+    """A DatasetError tagged with a short ``kind`` (``"truncated"``, ``"color_mask"``, ...).
+
+    The tag lets :mod:`segutils.validate` sort problems without parsing messages.
+    """
+    err = DatasetError(path, problem, fix)
+    err.kind = kind
+    return err
+
+
 def _open(path: Path) -> Image.Image:
     """Open an image lazily (header only); any failure becomes a DatasetError naming the file."""
     if not path.is_file():
-        raise DatasetError(path, "file not found", "check the path and the file name")
+        raise _error(path, "file not found", "check the path and the file name", "unreadable")
     if path.stat().st_size == 0:
-        raise DatasetError(path, "the file is empty (0 bytes)",
-                           "copy or export the file again; the copy was interrupted")
+        raise _error(path, "the file is empty (0 bytes)",
+                     "copy or export the file again; the copy was interrupted", "empty_file")
     try:
         return Image.open(path)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise DatasetError(path, f"not a readable image ({err})",
-                           "re-export the file as PNG, or remove it") from err
+        raise _error(path, f"not a readable image ({err})",
+                     "re-export the file as PNG, or remove it", "unreadable") from err
 
 
 def _load(im: Image.Image, path: Path) -> None:
@@ -54,8 +66,8 @@ def _load(im: Image.Image, path: Path) -> None:
     try:
         im.load()
     except (OSError, SyntaxError, ValueError) as err:
-        raise DatasetError(path, f"the pixel data cannot be decoded ({err}); the file is "
-                           "truncated or corrupt", "copy or export the file again") from err
+        raise _error(path, f"the pixel data cannot be decoded ({err}); the file is "
+                     "truncated or corrupt", "copy or export the file again", "truncated") from err
 
 
 class Header(NamedTuple):
@@ -79,6 +91,34 @@ def image_size(path: str | Path) -> tuple[int, int]:
     """(height, width) of an image or mask, read from the file header without decoding pixels."""
     h = header(path)
     return h.height, h.width
+
+
+class ImageInfo(NamedTuple):
+    """What a fully decoded image file says: size, format, mode and EXIF orientation."""
+
+    height: int
+    width: int
+    format: str
+    mode: str
+    #: EXIF orientation tag, 1 when there is none (2..8: viewers mirror or rotate the image).
+    orientation: int
+
+
+def inspect_image(path: str | Path) -> ImageInfo:
+    """Decode every pixel of an image file (so a truncated file fails) and describe it.
+
+    Raises :class:`~segutils.errors.DatasetError` (with a ``kind`` tag) like :func:`read_image`.
+    The EXIF orientation is read after decoding because PNG files may store it after the pixels.
+    """
+    path = Path(path)
+    with _open(path) as im:
+        _load(im, path)
+        try:
+            orientation = int(im.getexif().get(EXIF_ORIENTATION, 1))
+        except (OSError, SyntaxError, ValueError, TypeError):  # a broken EXIF block: no tag
+            orientation = 1
+        width, height = im.size
+        return ImageInfo(height, width, im.format or "", im.mode, orientation)
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -122,7 +162,8 @@ def png_info(path: str | Path) -> PngInfo | None:
             return None
         ihdr = f.read(25)
         if len(ihdr) < 25 or ihdr[4:8] != b"IHDR":
-            raise DatasetError(path, "the PNG header is damaged", "copy or export the file again")
+            raise _error(path, "the PNG header is damaged", "copy or export the file again",
+                         "unreadable")
         width, height, depth, ctype = struct.unpack(">IIBB", ihdr[8:18])
         offset, plte = 8 + 25, (0, 0)
         while True:
@@ -161,16 +202,16 @@ def read_mask(path: str | Path) -> np.ndarray:
     path = Path(path)
     with _open(path) as im:
         if im.format == "JPEG" or path.suffix.lower() in (".jpg", ".jpeg"):
-            raise DatasetError(
+            raise _error(
                 path, "the mask is a JPEG: lossy compression changes class IDs near every edge",
                 "re-export the mask as PNG from the original labels (nearest-neighbour, no "
-                "smoothing); a JPEG mask cannot be repaired exactly",
+                "smoothing); a JPEG mask cannot be repaired exactly", "lossy_mask",
             )
         if im.mode in SIXTEEN_BIT_MODES:
-            raise DatasetError(
+            raise _error(
                 path, f"16-bit mask (mode {im.mode}); masks must hold 8-bit class IDs 0..255",
                 "save the mask as an 8-bit PNG, e.g. Image.fromarray(ids.astype(np.uint8)); "
-                "if the IDs are larger than 255, map them to train IDs first",
+                "if the IDs are larger than 255, map them to train IDs first", "sixteen_bit_mask",
             )
         _load(im, path)
         mode = im.mode
@@ -183,23 +224,32 @@ def read_mask(path: str | Path) -> np.ndarray:
         if mode in ("RGB", "RGBA"):
             rgb = np.asarray(im)[..., :3]
             return _repeated_ids(rgb, path)
-    raise DatasetError(path, f"unsupported mask mode {mode!r}",
-                       "save the mask as an 8-bit greyscale or palette PNG of class IDs")
+    raise _error(path, f"unsupported mask mode {mode!r}",
+                 "save the mask as an 8-bit greyscale or palette PNG of class IDs",
+                 "unsupported_mode")
 
 
 def _repeated_ids(rgb: np.ndarray, path: Path) -> np.ndarray:
-    """IDs of an RGB mask whose channels are equal; a colour mask is an error listing colours."""
+    """IDs of an RGB mask whose channels are equal; a colour mask is an error listing colours.
+
+    The error's ``colors`` (N, 3) and ``counts`` (N,) attributes list every distinct colour
+    of the mask, grey ones included, most frequent first: the start of a colour table.
+    """
     equal = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
     if not equal.all():
         colors = np.unique(rgb[~equal].reshape(-1, 3), axis=0)
         listed = ", ".join(str(tuple(int(v) for v in c)) for c in colors[:5])
         more = f" and {len(colors) - 5} more" if len(colors) > 5 else ""
-        raise DatasetError(
+        err = _error(
             path,
             f"colour mask: {int((~equal).sum())} pixels have different R, G, B values "
             f"({len(colors)} colours such as {listed}{more}), so they are not class IDs",
-            _FIX_COLOR,
+            _FIX_COLOR, "color_mask",
         )
+        every, counts = np.unique(rgb.reshape(-1, 3), axis=0, return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        err.colors, err.counts = every[order], counts[order]
+        raise err
     return np.ascontiguousarray(rgb[..., 0], dtype=np.uint8)
 
 
