@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="without a classes.json: the number of classes (VOC colours)")
     vis.set_defaults(func=_visualize)
 
+    from segutils.data import convert, download
+
+    download.add_download_arguments(
+        sub.add_parser("download", help="download, verify and extract a public dataset"))
+    convert.add_convert_arguments(
+        sub.add_parser("convert", help="convert a dataset's label files to class-ID masks"))
+
     from segutils import course
 
     run = sub.add_parser("course", help="execute every notebook headless and summarise")
