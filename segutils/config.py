@@ -65,9 +65,9 @@ PROFILES: dict[str, Profile] = {
     # CI: every notebook in seconds. Numbers are only smoke tests.
     "quick": Profile("quick", (64, 64), 60, 8, 1, 3, 8),
     # Two laptop cores: a model that visibly segments within minutes.
-    "cpu": Profile("cpu", (128, 128), 600, 16, 12, None, 16),
+    "cpu": Profile("cpu", (128, 128), 600, 8, 12, None, 16),
     # A GPU: larger images, more data, longer training.
-    "gpu": Profile("gpu", (256, 256), 3000, 32, 40, None, 32),
+    "gpu": Profile("gpu", (256, 256), 3000, 32, 40, None, 32, "oxford_iiit_pet"),
 }
 
 
