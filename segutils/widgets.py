@@ -160,3 +160,12 @@ class DatasetBrowser:
         name = html.escape(self.pair.stem)
         return (f"<b>{html.escape(self.split.value)}/{name}</b> ({mask.shape[0]}x"
                 f"{mask.shape[1]}): " + " &nbsp; ".join(items))
+
+
+def __getattr__(name):
+    # The augmentation playground imports imgaug; load it only when asked for.
+    if name == "AugmentationPlayground":
+        from segutils.widgets_augment import AugmentationPlayground
+
+        return AugmentationPlayground
+    raise AttributeError(f"module 'segutils.widgets' has no attribute {name!r}")

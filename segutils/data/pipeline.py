@@ -12,6 +12,9 @@ Steps, in order, and why they are in that order::
 * Shuffling takes a seed: the same seed gives the same order on every run, and a new order each
   epoch (reproducibly). The order also depends on TensorFlow's global seed, which
   ``segutils.config.seed_everything`` sets.
+* ``augment="light"|"medium"|"heavy"``, a course augmenter or an imgaug augmenter augments whole
+  batches after the cache, with imgaug in parallel Python threads or (``augment_backend="graph"``,
+  ``light`` only) with Keras layers inside the graph: see :mod:`segutils.augment.tfdata`.
 
 Masks are read as class IDs. ``tf.io.decode_png`` returns the palette *colours* of a palette PNG
 (PASCAL VOC), not its indices, whatever the ``channels`` argument: this module swaps the file's
@@ -172,7 +175,8 @@ def dataset_from_pairs(
     cache: bool | str | Path = True,
     repeat: bool = False,
     drop_remainder: bool = False,
-    augment: Callable | None = None,
+    augment: Callable | str | None = None,
+    augment_backend: str = "imgaug",
     num_parallel_calls: int = AUTOTUNE,
     name: str | Path = "dataset",
 ) -> tf.data.Dataset:
@@ -238,9 +242,24 @@ def dataset_from_pairs(
             ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    ds = ds.map(finish, num_parallel_calls=num_parallel_calls)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if augment is None or _is_tensor_function(augment):
+        ds = ds.map(finish, num_parallel_calls=num_parallel_calls)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    else:  # imported here: augmentation sits above the data layer and loads imgaug or Keras
+        from segutils.augment.tfdata import augment_batches
+
+        ds = augment_batches(ds, augment, backend=augment_backend, batch_size=batch_size,
+                             drop_remainder=drop_remainder, seed=seed,
+                             num_parallel_calls=num_parallel_calls)
     return ds.prefetch(AUTOTUNE)
+
+
+def _is_tensor_function(augment) -> bool:
+    """True for a plain ``augment(image, mask)`` of tensors; False for what
+    :mod:`segutils.augment` resolves (a preset name, a dict, an imgaug augmenter)."""
+    if isinstance(augment, str) or not callable(augment):
+        return False
+    return not type(augment).__module__.startswith(("imgaug", "segutils.augment"))
 
 
 def _common_size(pairs: Sequence[Pair], batch_size: int, name) -> tuple[int, int] | None:
@@ -270,7 +289,8 @@ def make_dataset(
     cache: bool | str | Path = True,
     repeat: bool = False,
     drop_remainder: bool = False,
-    augment: Callable | None = None,
+    augment: Callable | str | None = None,
+    augment_backend: str = "imgaug",
     num_parallel_calls: int = AUTOTUNE,
 ) -> tf.data.Dataset:
     """Batches of (image, mask) from a dataset folder, ready for ``model.fit``.
@@ -281,9 +301,14 @@ def make_dataset(
     with ``batch_size=1``). The batch dimension is static only with ``drop_remainder=True``.
 
     ``shuffle=None`` shuffles the train split only. ``cache`` keeps the decoded, resized data in
-    memory (``True``) or in a file (a path). ``augment(image, mask) -> (image, mask)`` runs per
-    example after the cache, on float32 (H, W, 3) images and int32 (H, W) masks, and must keep
-    the size. All problems with the files are reported before anything is read (see
+    memory (``True``) or in a file (a path). ``augment`` runs after the cache, so every epoch
+    sees new random changes: a preset (``"light"``, ``"medium"``, ``"heavy"``), a course
+    augmenter name, ``{name: strength}`` or an imgaug augmenter, applied jointly to images and
+    masks per batch by ``augment_backend="imgaug"`` (Python threads) or, for ``"light"``,
+    ``"graph"`` (Keras layers, no Python); see :mod:`segutils.augment`. A plain function
+    ``augment(image, mask) -> (image, mask)`` of tensors runs per example instead, on float32
+    (H, W, 3) images and int32 (H, W) masks, and must keep the size. All problems with the
+    files are reported before anything is read (see
     :func:`segutils.data.folders.find_pairs`); only a colour mask in RGB form is found while
     iterating (``tf.errors.InvalidArgumentError`` naming the file), as it takes decoding.
     """
@@ -298,6 +323,7 @@ def make_dataset(
         repeat=repeat,
         drop_remainder=drop_remainder,
         augment=augment,
+        augment_backend=augment_backend,
         num_parallel_calls=num_parallel_calls,
         name=Path(root) / split,
     )

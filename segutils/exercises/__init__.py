@@ -244,4 +244,4 @@ def close_arrays(atol: float) -> Compare:
 
 
 # Each notebook's exercises live in their own module; importing it registers them.
-from segutils.exercises import nb01, nb02, nb04, nb07  # noqa: E402,F401
+from segutils.exercises import nb01, nb02, nb03, nb04, nb07  # noqa: E402,F401

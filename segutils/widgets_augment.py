@@ -1,0 +1,228 @@
+"""An augmentation playground (ipywidgets): pick augmenters and strengths, see what they do.
+
+:class:`AugmentationPlayground` shows one image of a dataset and several augmented versions of
+it, each with its mask drawn over it, so a learner sees at once that geometric augmenters move
+the mask with the image and photometric ones leave it alone, and where added pixels become
+"ignore" (they stay uncoloured). Controls: a preset menu (``custom``, ``light``, ``medium``,
+``heavy``), one checkbox and strength slider per course augmenter, the image index, the number
+of samples, the overlay opacity and a "re-draw" button.
+
+Every control calls :meth:`AugmentationPlayground.render`, which keeps what it drew
+(``draws``: the augmented (image, mask) pairs; ``array``: the whole picture), so tests can move a
+slider or press the button and look at pixels without a browser. The same settings and the same
+number of re-draws give the same pictures.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from segutils import viz
+from segutils.augment import core
+from segutils.data.classes import ClassInfo
+from segutils.data.folders import find_pairs, load_classes
+from segutils.data.io import read_image, read_mask
+from segutils.errors import DatasetError
+
+CUSTOM = "custom"
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array, np.uint8)).save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def tile(pictures: list[np.ndarray], columns: int, gap: int = 4) -> np.ndarray:
+    """Equal-sized uint8 (H, W, 3) pictures in a grid, ``gap`` white pixels apart."""
+    h, w = pictures[0].shape[:2]
+    rows = -(-len(pictures) // columns)
+    out = np.full((rows * h + (rows - 1) * gap, columns * w + (columns - 1) * gap, 3), 255,
+                  np.uint8)
+    for k, picture in enumerate(pictures):
+        r, c = divmod(k, columns)
+        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = picture
+    return out
+
+
+class AugmentationPlayground:
+    """Try augmenters on the images of ``root`` (a dataset folder).
+
+    Parameters
+    ----------
+    root: a dataset folder; ``split`` chooses which of its splits to show.
+    classes: class names and colours; default ``root/classes.json``.
+    samples: how many augmented versions to draw at first.
+    columns: pictures per row (the first picture is the original).
+    seed: the first draw's seed; "re-draw" moves on from it.
+    zoom: each picture is enlarged by this whole factor (nearest neighbour, edges stay sharp).
+    """
+
+    def __init__(self, root: str | Path, classes: ClassInfo | None = None, *,
+                 split: str = "train", samples: int = 5, columns: int = 3, seed: int = 0,
+                 zoom: int = 2, alpha: float = 0.45):
+        import ipywidgets as w
+
+        self.root = Path(root)
+        self.classes = classes or load_classes(self.root)
+        if self.classes is None:
+            raise DatasetError(self.root / "classes.json", "no class table for the colours",
+                               "pass classes=ClassInfo(...) or write a classes.json")
+        self.pairs = find_pairs(self.root, split)
+        self.columns, self.zoom, self.seed = int(columns), int(zoom), int(seed)
+        self.redraws = 0
+        table = core.transforms()
+        self.preset = w.Dropdown(options=[CUSTOM, *core.PRESETS], value="light",
+                                 description="preset")
+        self.index = w.IntSlider(value=0, min=0, max=len(self.pairs) - 1, description="image",
+                                 continuous_update=False)
+        self.samples = w.IntSlider(value=samples, min=1, max=11, description="samples",
+                                   continuous_update=False)
+        self.opacity = w.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.05,
+                                     description="opacity", continuous_update=False)
+        self.redraw = w.Button(description="re-draw", icon="refresh")
+        self.boxes = {name: w.Checkbox(value=False, description=name, indent=False,
+                                       tooltip=t.about, layout=w.Layout(width="110px"))
+                      for name, t in table.items()}
+        self.strengths = {name: w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05,
+                                              readout_format=".2f", continuous_update=False,
+                                              layout=w.Layout(width="220px"))
+                          for name in table}
+        self.picture = w.Image(format="png")
+        self.info = w.HTML()
+
+        def column(geometric: bool, title: str):
+            rows = [w.HBox([self.boxes[n], self.strengths[n]])
+                    for n, t in table.items() if t.geometric == geometric]
+            return w.VBox([w.HTML(f"<b>{title}</b>"), *rows])
+
+        self.widget = w.VBox([
+            w.HBox([self.preset, self.index]),
+            w.HBox([self.samples, self.opacity, self.redraw]),
+            w.HBox([column(True, "geometric: the mask moves too"),
+                    column(False, "photometric: the mask stays")]),
+            self.picture,
+            self.info,
+        ])
+        self._updating = False
+        self.preset.observe(self.on_preset, names="value")
+        for control in (*self.boxes.values(), *self.strengths.values()):
+            control.observe(self.on_custom, names="value")
+        for control in (self.index, self.samples, self.opacity):
+            control.observe(self.render, names="value")
+        self.redraw.on_click(self.on_redraw)
+        self.on_preset()
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):  # a short text for pages that cannot show widgets
+            bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        return (f"AugmentationPlayground({self.root.name}: {len(self.pairs)} images, "
+                f"{self.spec()!r})")
+
+    # --- what to apply ---------------------------------------------------------------------
+
+    def spec(self):
+        """The current choice: a preset name, or ``{augmenter: strength}`` of the ticked ones."""
+        if self.preset.value != CUSTOM:
+            return self.preset.value
+        return {n: float(self.strengths[n].value) for n, box in self.boxes.items() if box.value}
+
+    def choose(self, **strengths: float) -> None:
+        """Tick exactly these augmenters at these strengths, e.g. ``choose(rotate=0.8)``
+        (switches to ``custom``; renders once)."""
+        unknown = set(strengths) - set(self.boxes)
+        if unknown:
+            raise ValueError(f"unknown augmenters {sorted(unknown)}; known: {list(self.boxes)}")
+        self._updating = True
+        try:
+            for name, box in self.boxes.items():
+                box.value = name in strengths
+                if name in strengths:
+                    self.strengths[name].value = float(strengths[name])
+            self.preset.value = CUSTOM
+        finally:
+            self._updating = False
+        self.render()
+
+    # --- callbacks -------------------------------------------------------------------------
+
+    def on_preset(self, change=None) -> None:
+        """A preset was chosen: show its augmenters in the checkboxes and render it."""
+        name = self.preset.value
+        if name != CUSTOM:
+            chosen = core.PRESET_STRENGTHS[name]
+            self._updating = True
+            try:
+                for n, box in self.boxes.items():
+                    box.value = n in chosen
+                    if n in chosen:
+                        self.strengths[n].value = chosen[n]
+            finally:
+                self._updating = False
+        self.render()
+
+    def on_custom(self, change=None) -> None:
+        """A checkbox or strength changed by hand: that is a custom choice now."""
+        if self._updating:
+            return
+        if self.preset.value != CUSTOM:
+            self._updating = True
+            try:
+                self.preset.value = CUSTOM
+            finally:
+                self._updating = False
+        self.render()
+
+    def on_redraw(self, button=None) -> None:
+        """New random draws with the same settings."""
+        self.redraws += 1
+        self.render()
+
+    # --- drawing ---------------------------------------------------------------------------
+
+    def _pair(self) -> tuple[np.ndarray, np.ndarray]:
+        pair = self.pairs[self.index.value]
+        return read_image(pair.image), read_mask(pair.mask)
+
+    def render(self, change=None) -> np.ndarray:
+        """Draw the original and the augmented samples; returns the picture (before zoom)."""
+        image, mask = self._pair()
+        spec = self.spec()
+        n = int(self.samples.value)
+        if spec:
+            runner = core.JointAugmenter(spec, keep_size=True)
+            images, masks = runner.batch(np.stack([image] * n), np.stack([mask] * n),
+                                         seed=self.seed + self.redraws)
+        else:  # nothing ticked: the samples are the original
+            images, masks = np.stack([image] * n), np.stack([mask] * n)
+        self.draws = list(zip(images, masks, strict=True))
+        alpha = float(self.opacity.value)
+        pictures = [viz.overlay(image, mask, self.classes, alpha, contours=True)]
+        pictures += [viz.overlay(i, m, self.classes, alpha, contours=True) for i, m in self.draws]
+        self.array = tile(pictures, self.columns)
+        big = self.array.repeat(self.zoom, axis=0).repeat(self.zoom, axis=1)
+        self.picture.value = _png(big)
+        self.picture.width, self.picture.height = big.shape[1], big.shape[0]
+        self.info.value = self._describe(spec, masks)
+        return self.array
+
+    def _describe(self, spec, masks: np.ndarray) -> str:
+        if not spec:
+            what = "nothing ticked: tick an augmenter or choose a preset"
+        elif isinstance(spec, str):
+            what = f"preset <b>{spec}</b> ({html.escape(core.PRESET_ABOUT[spec])})"
+        else:
+            what = ", ".join(f"{html.escape(k)} {v:.2f}" for k, v in spec.items())
+        ignored = [float((m == self.classes.ignore_index).mean()) for m in masks]
+        return (f"First picture: the original. Then {len(masks)} draws of {what} "
+                f"(re-draw {self.redraws}). Ignored (added) pixels per draw: "
+                + ", ".join(f"{v:.0%}" for v in ignored))
