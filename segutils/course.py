@@ -112,6 +112,8 @@ def run(out_dir: Path, profile_name: str, inplace: bool = False,
     """Generate the built-in dataset, execute the notebooks, write the summary; True if all ran."""
     from segutils.data import synthetic
 
+    # Kernels run in the notebooks' folder: the summary files need absolute paths.
+    out_dir = Path(out_dir).resolve()
     notebooks = notebooks if notebooks is not None else notebook_paths()
     if not notebooks:
         print("No notebooks found in notebooks/.", file=sys.stderr)

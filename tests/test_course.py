@@ -57,3 +57,15 @@ def test_execute_writes_outputs_records_and_profile(tmp_path):
     summary = course.write_summary(rows, tmp_path / "build", "quick", 2.0).read_text()
     assert "| 01_demo.ipynb | ok | 1 s | profile: quick; answer: 42 |" in summary
     assert "FAILED: ZeroDivisionError" in summary
+
+
+@pytest.mark.slow
+def test_run_with_a_relative_output_folder(tmp_path, monkeypatch):
+    # The kernel runs in the notebooks' folder, so the runner must hand it absolute paths.
+    monkeypatch.setenv("SEGUTILS_DATA", str(tmp_path / "data"))
+    nb = _notebook(tmp_path / "01_rel.ipynb", "from segutils.course import record",
+                   "record('answer', 42)")
+    monkeypatch.chdir(tmp_path)
+    assert course.run(course.Path("build"), "quick", notebooks=[nb])
+    summary = (tmp_path / "build" / "SUMMARY.md").read_text()
+    assert "| 01_rel.ipynb | ok |" in summary and "answer: 42" in summary
