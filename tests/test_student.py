@@ -192,8 +192,8 @@ def test_block_without_check_cell_is_refused():
 
 
 def test_unknown_exercise_id_is_refused():
-    nb = build(EXERCISE_1, check_cells=['check("07.3", mask_to_ids)'])
-    with pytest.raises(SegutilsError, match=r"x\.ipynb, cell 4 .*'07\.3'.*01\.1, 01\.2"):
+    nb = build(EXERCISE_1, check_cells=['check("99.9", mask_to_ids)'])
+    with pytest.raises(SegutilsError, match=r"x\.ipynb, cell 4 .*'99\.9'.*01\.1, 01\.2"):
         student.make_student_notebook(nb, "x.ipynb")
 
 
