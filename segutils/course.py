@@ -153,5 +153,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.profile is None:
+        config.import_quietly()  # detecting a GPU imports TensorFlow: keep its log lines out
     name = config.profile(args.profile).name
     return 0 if run(args.out, name, args.inplace, args.notebooks or None) else 1
