@@ -16,11 +16,9 @@ number of re-draws give the same pictures.
 from __future__ import annotations
 
 import html
-import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from segutils import viz
 from segutils.augment import core
@@ -28,14 +26,9 @@ from segutils.data.classes import ClassInfo
 from segutils.data.folders import find_pairs, load_classes
 from segutils.data.io import read_image, read_mask
 from segutils.errors import DatasetError
+from segutils.widgets import png_bytes
 
 CUSTOM = "custom"
-
-
-def _png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array, np.uint8)).save(buffer, "PNG", compress_level=1)
-    return buffer.getvalue()
 
 
 def tile(pictures: list[np.ndarray], columns: int, gap: int = 4) -> np.ndarray:
@@ -210,7 +203,7 @@ class AugmentationPlayground:
         pictures += [viz.overlay(i, m, self.classes, alpha, contours=True) for i, m in self.draws]
         self.array = tile(pictures, self.columns)
         big = self.array.repeat(self.zoom, axis=0).repeat(self.zoom, axis=1)
-        self.picture.value = _png(big)
+        self.picture.value = png_bytes(big)
         self.picture.width, self.picture.height = big.shape[1], big.shape[0]
         self.info.value = self._describe(spec, masks)
         return self.array
