@@ -11,9 +11,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"augment", "balancing", "cli", "config", "course", "data", "errors", "exercises",
-               "losses", "metrics", "models", "student", "upsampling", "validate", "viz",
-               "widgets"}
+_SUBMODULES = {"augment", "balancing", "cli", "config", "course", "data", "errors", "evaluate",
+               "exercises", "losses", "metrics", "models", "student", "train", "upsampling",
+               "validate", "viz", "widgets"}
 
 
 def __getattr__(name):

@@ -25,6 +25,8 @@ from segutils.errors import ConfigError
 PROFILE_ENV = "SEGUTILS_PROFILE"
 #: Environment variable that moves the data folder.
 DATA_ENV = "SEGUTILS_DATA"
+#: Environment variable that moves training runs (checkpoints, logs), e.g. to a mounted Drive.
+RUNS_ENV = "SEGUTILS_RUNS"
 #: The seed used when none is given.
 DEFAULT_SEED = 42
 #: Where the course lives; notebooks link their Colab badges here.
@@ -154,6 +156,18 @@ def data_dir() -> Path:
         return Path(os.environ[DATA_ENV]).expanduser()
     root = project_root()
     return root / "data" if root is not None else Path.home() / "segutils_data"
+
+
+def runs_dir() -> Path:
+    """Where training runs keep checkpoints, logs and final models: ``runs/<profile>/<model>/``.
+
+    ``$SEGUTILS_RUNS`` when set (on Colab, point it at a mounted Drive folder so a disconnect
+    loses nothing); else ``runs/`` of the course checkout; else ``~/segutils_runs``.
+    """
+    if os.environ.get(RUNS_ENV):
+        return Path(os.environ[RUNS_ENV]).expanduser()
+    root = project_root()
+    return root / "runs" if root is not None else Path.home() / "segutils_runs"
 
 
 # --- quiet TensorFlow -------------------------------------------------------------------------

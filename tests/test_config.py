@@ -78,6 +78,13 @@ def test_data_dir_in_checkout(monkeypatch):
     assert root is not None and config.data_dir() == root / "data"
 
 
+def test_runs_dir_environment_and_checkout(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.RUNS_ENV, str(tmp_path / "drive"))
+    assert config.runs_dir() == tmp_path / "drive"
+    monkeypatch.delenv(config.RUNS_ENV)
+    assert config.runs_dir() == config.project_root() / "runs"
+
+
 def test_import_quietly_prints_nothing():
     code = ("from segutils import config; config.import_quietly(); "
             "import tensorflow as tf; tf.zeros(1)")
