@@ -27,5 +27,5 @@ def per_pixel_classifier(n_classes: int, input_shape=(None, None, 3)) -> keras.M
     It has ``C * n_classes + n_classes`` parameters (one weight per channel and a bias per class).
     """
     inputs = keras.Input(shape=input_shape, name="image")
-    logits = keras.layers.Conv2D(n_classes, 1, name="pixel_logits")(inputs)
+    logits = keras.layers.Conv2D(n_classes, 1, name="logits", dtype="float32")(inputs)
     return keras.Model(inputs, logits, name="per_pixel")

@@ -1,0 +1,167 @@
+"""Tests of the model registry: every name builds, sized by the profile, any size, saves, learns."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from segutils.config import PROFILES, import_quietly
+from segutils.errors import ConfigError
+
+keras = import_quietly()
+
+from segutils.models import registry  # noqa: E402
+
+NAMES = ("per_pixel", "unet_mini", "unet", "vgg_unet", "fcn32", "fcn16", "fcn8")
+
+
+def test_available_lists_every_model_in_course_order():
+    assert registry.available() == NAMES
+
+
+@pytest.fixture(scope="module")
+def quick_models():
+    keras.utils.set_random_seed(0)
+    return {name: registry.build(name, 5, profile="quick") for name in NAMES}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("size", [(97, 131), (33, 7)])
+def test_every_model_returns_logits_of_the_input_size(quick_models, name, size):
+    x = np.random.default_rng(0).random((1, *size, 3), dtype=np.float32)
+    assert tuple(quick_models[name](x).shape) == (1, *size, 5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_output_layer_is_float32_logits_under_mixed_precision(name):
+    policy = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy("mixed_float16")
+        model = registry.build(name, 3, profile="quick")
+    finally:
+        keras.config.set_dtype_policy(policy)
+    assert model.layers[-1].name == "logits"
+    assert model.output.dtype == "float32"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameter_count_equals_the_sum_over_weight_shapes(quick_models, name):
+    model = quick_models[name]
+    by_shapes = sum(int(np.prod(w.shape)) for layer in model.layers for w in layer.weights)
+    assert model.count_params() == by_shapes > 0
+
+
+@pytest.mark.parametrize(
+    "name, profile, expected",
+    [
+        ("per_pixel", "cpu", {}),
+        ("unet_mini", "quick", {"base_filters": 8}),
+        ("unet", "cpu", {"base_filters": 16}),
+        ("unet", "gpu", {"base_filters": 32}),
+        ("vgg_unet", "quick", {"encoder_width": 0.125}),
+        ("vgg_unet", "cpu", {"encoder_width": 0.25}),
+        ("vgg_unet", "gpu", {"weights": "imagenet"}),
+        ("fcn8", "cpu", {"encoder_width": 0.25, "fc_width": 256}),
+        ("fcn32", "quick", {"encoder_width": 0.125, "fc_width": 128}),
+        ("fcn16", "gpu", {"weights": "imagenet"}),
+        ("unet", None, {}),
+    ],
+)
+def test_profile_options_follow_the_documented_table(name, profile, expected):
+    assert registry.profile_options(name, profile) == expected
+    if profile is not None:
+        assert registry.profile_options(name, PROFILES[profile]) == expected
+
+
+def test_profile_sizes_the_model_and_options_win():
+    cpu = registry.build("unet", 3, profile="cpu")
+    assert cpu.get_layer("encoder_stage1a_conv").filters == PROFILES["cpu"].base_filters
+    small = registry.build("unet", 3, profile="cpu", base_filters=4, depth=2)
+    assert small.get_layer("encoder_stage1a_conv").filters == 4
+    assert small.get_layer("bottleneckb_conv").filters == 16
+    vgg = registry.build("vgg_unet", 3, profile="cpu")
+    assert vgg.get_layer("block1_conv1").filters == 16
+
+
+def test_gpu_profile_without_download_builds_the_papers_widths():
+    model = registry.build("vgg_unet", 3, profile="gpu", weights=None)
+    assert model.get_layer("block5_conv3").filters == 512
+
+
+def test_fixed_input_shape_is_passed_on():
+    model = registry.build("fcn8", 4, profile="quick", input_shape=(45, 61, 3))
+    assert model.output_shape == (None, 45, 61, 4)
+
+
+def test_unknown_model_lists_the_available_ones():
+    with pytest.raises(ConfigError, match="Available models: per_pixel, unet_mini, unet"):
+        registry.build("unet++", 3)
+
+
+def test_unknown_option_lists_the_models_options():
+    with pytest.raises(ConfigError, match="no option 'depht'.*depth, base_filters"):
+        registry.build("unet", 3, depht=3)
+
+
+def test_a_missing_module_fails_at_build_time_not_at_import(monkeypatch):
+    monkeypatch.setitem(registry.BUILDERS, "fcn8", "segutils.models.not_written_yet:fcn8")
+    assert "fcn8" in registry.available()
+    with pytest.raises(ConfigError, match="not_written_yet"):
+        registry.build("fcn8", 3)
+
+
+@pytest.mark.slow
+def test_every_model_reloads_in_a_fresh_process_with_only_segutils_models(tmp_path,
+                                                                          quick_models):
+    x = np.random.default_rng(4).random((1, 37, 45, 3), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    expected = {}
+    names = list(NAMES)
+    for name in names:
+        quick_models[name].save(tmp_path / f"{name}.keras")
+        expected[name] = quick_models[name].predict(x, verbose=0)
+    code = (
+        "import json, sys, numpy as np\n"
+        "from segutils.config import import_quietly\n"
+        "keras = import_quietly()\n"
+        "import segutils.models\n"
+        f"x = np.load({str(tmp_path / 'x.npy')!r})\n"
+        "out = {}\n"
+        f"for name in {names!r}:\n"
+        f"    m = keras.models.load_model({str(tmp_path)!r} + '/' + name + '.keras')\n"
+        "    out[name] = m.predict(x, verbose=0).tolist()\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in names:
+        np.testing.assert_allclose(np.array(got[name]), expected[name], rtol=0, atol=1e-5,
+                                   err_msg=name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["unet", "vgg_unet"])
+def test_a_few_training_steps_lower_the_loss(name):
+    """The registry's profile-sized models learn (the others are trained in their own tests:
+    test_models_small.py for per_pixel and unet_mini, test_models_fcn.py for the FCNs)."""
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    # Two dark and two bright noisy images, labelled 0 and 1 all over: learnable pixel by pixel
+    # (per_pixel) and at stride 32 (FCN-32s) alike.
+    bright = np.array([0, 1, 0, 1], np.float32)[:, None, None, None]
+    x = (0.5 * rng.random((4, 32, 32, 3)) + 0.5 * bright).astype(np.float32)
+    y = np.broadcast_to(bright[..., 0], (4, 32, 32)).astype(np.uint8)
+    y[:, :2] = 255  # ignored pixels must not break training
+    model = registry.build(name, 2, profile="quick")
+    model.compile(keras.optimizers.Adam(3e-3),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255))
+    first = float(model.train_on_batch(x, y))
+    for _ in range(10):
+        last = float(model.train_on_batch(x, y))
+    assert last < 0.9 * first
