@@ -17,7 +17,13 @@ from PIL import Image
 
 from segutils.data import pipeline
 from segutils.data.folders import find_pairs
-from segutils.data.pipeline import dataset_size, make_dataset, resize_mask, take_batch
+from segutils.data.pipeline import (
+    dataset_size,
+    make_dataset,
+    resize_image,
+    resize_mask,
+    take_batch,
+)
 from segutils.errors import DatasetError
 
 tf = pytest.importorskip("tensorflow")
@@ -192,6 +198,18 @@ def test_nearest_resize_creates_no_labels(mask, size):
     out = resize_mask(mask, size).numpy()
     assert out.shape == size and out.dtype == np.uint8
     assert set(np.unique(out)) <= set(np.unique(mask))
+
+
+def test_image_resize_area_when_shrinking_identity_when_sized():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
+    blocks = image.reshape(4, 2, 6, 2, 3).astype(np.float64).mean(axis=(1, 3))
+    np.testing.assert_array_equal(resize_image(image, (4, 6)).numpy(), np.floor(blocks + 0.5))
+    np.testing.assert_array_equal(resize_image(image, (8, 12)).numpy(), image)
+    grey = np.full((5, 7, 3), 201, np.uint8)
+    for size in [(9, 13), (3, 13), (9, 4)]:  # enlarging, and mixed: bilinear keeps flat areas
+        out = resize_image(grey, size).numpy()
+        assert out.dtype == np.uint8 and out.shape == (*size, 3) and (out == 201).all()
 
 
 def test_nearest_resize_by_two_repeats_pixels():

@@ -8,14 +8,25 @@
     different in every epoch, whatever thread runs it. The shapes that ``numpy_function`` loses
     are restored, so ``model.fit`` still sees static shapes.
 ``"graph"``
-    The ``light`` preset built from Keras preprocessing layers (``RandomFlip``, ``RandomZoom``,
-    ``RandomBrightness``, ``RandomContrast``): TensorFlow operations only, no Python per sample.
-    Flip and zoom run on uint8 image and mask together (Keras warps ``segmentation_masks`` with
-    nearest neighbour); brightness and contrast touch only the image.
+    The ``light`` preset inside the graph (:class:`JointLight`, a Keras layer): TensorFlow
+    operations on the whole batch, compiled with XLA, no Python per sample. Each sample's random
+    draw (flip, a crop of up to 10% per side, brightness, contrast) becomes one separable
+    resampling shared by image (bilinear) and mask (nearest neighbour). The draws are stateless,
+    keyed by a per-batch seed, so batches run in parallel and the same seed gives the same
+    batches.
 
-Both paths store the mask shifted by one before a warp and shift it back after, so a pixel the
-warp fills (value 0) comes out as the ignore label 255 (see :mod:`segutils.augment.core`). In
-uint8 the shift wraps: 255 + 1 = 0 and 0 - 1 = 255, so ignored pixels stay ignored.
+The imgaug path stores the mask shifted by one before a warp and shifts it back after, so a pixel
+the warp fills (value 0) comes out as the ignore label 255 (see :mod:`segutils.augment.core`).
+The graph path needs no such trick: ``light`` only zooms in, and every output pixel copies an
+existing mask pixel.
+
+Why the graph path is not built from Keras' own ``RandomFlip``, ``RandomZoom``,
+``RandomBrightness`` and ``RandomContrast`` (it was, at first): measured on 2 CPU cores at
+224x224, they cost 3.7 ms per image (zoom alone 2.0 ms: a general projective warp per channel,
+flip 0.9 ms, contrast 0.7 ms) and, drawing from a stateful seed generator, had to run one batch at
+a time. A crop + resize is separable, so per axis it reduces to gathering two neighbours and one
+linear interpolation; compiled by XLA together with the colour change and the conversion to
+float32, it costs about 0.35 ms per image (2.3 ms as separate TensorFlow operations).
 """
 
 from __future__ import annotations
@@ -32,44 +43,124 @@ BACKENDS = ("imgaug", "graph")
 GRAPH_PRESETS = ("light",)
 
 
-def keras_light(seed: int = 0) -> tuple[list, list]:
-    """The ``light`` preset as Keras layers: (geometric layers, photometric layers).
+#: The ``light`` preset's ranges, as imgaug's ``light`` (see ``core.PRESET_STRENGTHS``):
+#: mirror half of the images; crop up to 10% off each side (drawn independently) and resize back;
+#: add up to +-20/255; scale the contrast by 0.8 to 1.2 about imgaug's centre 127/255.
+LIGHT = {"flip": 0.5, "crop": 0.1, "brightness": 20 / 255, "contrast": 0.2}
+_CENTRE = 127 / 255
 
-    Same kinds of change and ranges as imgaug's ``light`` (flip, zoom in by up to 20% in each
-    direction, brightness +-20/255, contrast +-20%), not the same pixels: imgaug's crop also
-    moves the window off-centre, Keras zooms about the centre.
+
+def _sources(n: int, start, length, flip=None):
+    """Source coordinates (B, n) of the output pixels of a crop ``[start, start + length)``
+    (pixels, (B,)) resized back to ``n`` pixels, mirrored where ``flip``.
+
+    Pixel centres as OpenCV's and imgaug's resize place them: output pixel ``o`` looks at
+    ``start + (o + 0.5) * length / n - 0.5``. Mirroring maps a coordinate ``x`` to
+    ``n - 1 - x``, i.e. flips the image before cropping (as imgaug's ``Fliplr`` before ``Crop``).
     """
-    geometric = [
-        keras.layers.RandomFlip("horizontal", seed=seed, dtype="uint8"),
-        keras.layers.RandomZoom((-0.2, 0.0), (-0.2, 0.0), fill_mode="constant",
-                                fill_value=0.0, seed=seed + 1, dtype="uint8"),
-    ]
-    photometric = [
-        keras.layers.RandomBrightness(20 / 255, value_range=(0.0, 1.0), seed=seed + 2),
-        keras.layers.RandomContrast(0.2, value_range=(0.0, 1.0), seed=seed + 3),
-    ]
-    return geometric, photometric
+    centres = tf.range(n, dtype=tf.float32)[None] + 0.5
+    source = start[:, None] + centres * (length[:, None] / n) - 0.5
+    return source if flip is None else tf.where(flip[:, None], (n - 1.0) - source, source)
+
+
+def _linear(source, n: int):
+    """(lower index, upper index, weight of the upper) for linear interpolation, clamped to the
+    image (edge pixels repeat, as in OpenCV's resize)."""
+    source = tf.clip_by_value(source, 0.0, n - 1.0)
+    lower = tf.floor(source)
+    index = tf.cast(lower, tf.int32)
+    return index, tf.minimum(index + 1, n - 1), source - lower
+
+
+def _nearest(source, n: int):
+    """The index of the nearest pixel centre: the mask copies exactly one pixel."""
+    return tf.clip_by_value(tf.cast(tf.floor(source + 0.5), tf.int32), 0, n - 1)
+
+
+class JointLight(keras.layers.Layer):
+    """The ``light`` preset for a batch: ``images, masks = JointLight()(images, masks, seed)``.
+
+    ``images`` uint8 (B, H, W, 3) (or floats in 0..255), ``masks`` (B, H, W) integer class IDs,
+    ``seed`` two integers (a stateless seed: the output depends on it alone). Returns float32
+    images in [0, 1] and int32 masks.
+
+    One random draw per sample, shared by image and mask: a mirror flip (probability ``flip``),
+    a crop of up to ``crop`` of the size off each side, resized back to (H, W), then brightness
+    (``+-brightness``) and contrast (factor ``1 +- contrast``) on the image only. The crop and
+    resize is separable, so it is done as a gather of columns and one of rows, each followed by
+    a linear interpolation for the image; the mask takes the nearest pixel along each axis, so
+    it only ever holds values it had (nothing is added: the crop stays inside the image).
+    Columns come first, on uint8 data (a quarter of the bytes of float32).
+
+    TensorFlow backend (``tf.data`` needs TensorFlow anyway).
+    """
+
+    def __init__(self, flip: float = LIGHT["flip"], crop: float = LIGHT["crop"],
+                 brightness: float = LIGHT["brightness"], contrast: float = LIGHT["contrast"],
+                 **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= crop < 0.5:
+            raise AugmentationError(f"crop must lie in [0, 0.5), got {crop}.")
+        self.flip, self.crop = float(flip), float(crop)
+        self.brightness, self.contrast = float(brightness), float(contrast)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "flip": self.flip, "crop": self.crop,
+                "brightness": self.brightness, "contrast": self.contrast}
+
+    def draw(self, batch: int, seed):
+        """Per sample: crop (top, left, bottom, right) as fractions, flip, brightness, contrast."""
+        u = tf.random.stateless_uniform((batch, 7), tf.cast(seed, tf.int64))
+        return (u[:, :4] * self.crop, u[:, 4] < self.flip,
+                (2.0 * u[:, 5] - 1.0) * self.brightness,
+                1.0 + (2.0 * u[:, 6] - 1.0) * self.contrast)
+
+    def call(self, images, masks, seed):
+        shape = tf.shape(images)
+        batch, height, width = shape[0], images.shape[1], images.shape[2]
+        if height is None or width is None:
+            raise AugmentationError(
+                "JointLight needs a static image size. Fix: pass image_size= to make_dataset.")
+        crop, flip, brightness, contrast = self.draw(batch, seed)
+        rows = _sources(height, crop[:, 0] * height, (1.0 - crop[:, 0] - crop[:, 2]) * height)
+        cols = _sources(width, crop[:, 1] * width, (1.0 - crop[:, 1] - crop[:, 3]) * width, flip)
+
+        left, right, wx = _linear(cols, width)
+        a = tf.cast(tf.gather(images, left, axis=2, batch_dims=1), tf.float32)
+        b = tf.cast(tf.gather(images, right, axis=2, batch_dims=1), tf.float32)
+        x = a + wx[:, None, :, None] * (b - a)
+        top, bottom, wy = _linear(rows, height)
+        a = tf.gather(x, top, axis=1, batch_dims=1)
+        b = tf.gather(x, bottom, axis=1, batch_dims=1)
+        x = a + wy[:, :, None, None] * (b - a)
+        # imgaug's order: add brightness (clipped), then stretch contrast about the centre.
+        x = tf.clip_by_value(x * (1.0 / 255.0) + brightness[:, None, None, None], 0.0, 1.0)
+        x = (x - _CENTRE) * contrast[:, None, None, None] + _CENTRE
+        images_out = tf.clip_by_value(x, 0.0, 1.0)
+
+        masks_out = tf.gather(masks, _nearest(cols, width), axis=2, batch_dims=1)
+        masks_out = tf.gather(masks_out, _nearest(rows, height), axis=1, batch_dims=1)
+        return images_out, tf.cast(masks_out, tf.int32)
 
 
 def graph_augment(name: str = "light", seed: int = 0):
-    """A TensorFlow function ``(images uint8 (B, H, W, 3), masks (B, H, W)) -> (images float32
-    in [0, 1], masks int32)`` applying preset ``name`` with Keras layers; 255 = ignore."""
+    """A TensorFlow function ``(images uint8 (B, H, W, 3), masks (B, H, W), batch_seed int64)
+    -> (images float32 in [0, 1], masks int32)`` applying preset ``name`` in the graph.
+
+    ``seed`` is mixed into every batch's seed, so two pipelines with different seeds differ even
+    if their batch seeds coincide. The function is compiled with XLA (one fused pass instead of
+    a dozen full-size intermediate tensors).
+    """
     if name not in GRAPH_PRESETS:
         raise AugmentationError(
             f"augment_backend='graph' has the preset(s) {', '.join(GRAPH_PRESETS)}, not "
             f"{name!r}. Fix: use augment_backend='imgaug' for {name!r}, or augment='light'.")
-    geometric, photometric = keras_light(seed)
+    layer = JointLight(name=f"joint_{name}")
 
-    def augment(images, masks):
-        shifted = tf.cast(masks, tf.uint8) + 1  # wraps 255 -> 0: ignore and "added" share 0
-        data = {"images": tf.cast(images, tf.uint8), "segmentation_masks": shifted[..., None]}
-        for layer in geometric:
-            data = layer(data, training=True)
-        masks_out = tf.cast(data["segmentation_masks"][..., 0] - 1, tf.int32)  # 0 -> 255
-        images_out = tf.cast(data["images"], tf.float32) / 255.0
-        for layer in photometric:
-            images_out = layer(images_out, training=True)
-        return tf.clip_by_value(images_out, 0.0, 1.0), masks_out
+    @tf.function(jit_compile=True)
+    def augment(images, masks, batch_seed):
+        seeds = tf.stack([tf.cast(batch_seed, tf.int64), tf.constant(seed, tf.int64)])
+        return layer(images, masks, seeds)
 
     return augment
 
@@ -121,14 +212,16 @@ def augment_batches(ds: tf.data.Dataset, augment, *, backend: str = "imgaug",
     """
     _check(augment, backend)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    if backend == "graph":
-        # One call at a time: the Keras layers draw from a seed generator held in a variable,
-        # and a single caller keeps the draws in order, so the same seed gives the same batches.
-        # Each call is vectorised over the batch, and TensorFlow's kernels use every core.
-        return ds.map(graph_augment(augment, seed))
-    fn = imgaug_augment(augment, seed)
+    # Every batch gets its own seed from a seeded random stream (new each epoch): the draws do
+    # not depend on which thread runs a batch or when, so batches run in parallel and the same
+    # pipeline seed still gives the same batches.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    ds = tf.data.Dataset.zip((ds, seeds)).map(
-        lambda pair, s: fn(pair[0], pair[1], s), num_parallel_calls=num_parallel_calls)
+    ds = tf.data.Dataset.zip((ds, seeds))
+    if backend == "graph":
+        fn = graph_augment(augment, seed)
+        return ds.map(lambda pair, s: fn(pair[0], pair[1], s),
+                      num_parallel_calls=num_parallel_calls)
+    fn = imgaug_augment(augment, seed)
+    ds = ds.map(lambda pair, s: fn(pair[0], pair[1], s), num_parallel_calls=num_parallel_calls)
     return ds.map(lambda images, masks: (tf.cast(images, tf.float32) / 255.0,
                                          tf.cast(masks, tf.int32)))

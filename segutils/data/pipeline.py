@@ -6,7 +6,8 @@ Steps, in order, and why they are in that order::
     -> prefetch
 
 * Decoding uses ``tf.io`` in parallel threads, not Python, so two CPU cores feed a small model.
-* Images are resized bilinearly; masks only with nearest neighbour, so no new label appears.
+* Images are shrunk by area averaging and enlarged bilinearly (:func:`resize_image`); masks
+  only with nearest neighbour, so no new label appears.
 * The cache holds decoded, resized uint8 arrays: later epochs skip the files, and random
   augmentation (after the cache) still differs each epoch.
 * Shuffling takes a seed: the same seed gives the same order on every run, and a new order each
@@ -14,7 +15,8 @@ Steps, in order, and why they are in that order::
   ``segutils.config.seed_everything`` sets.
 * ``augment="light"|"medium"|"heavy"``, a course augmenter or an imgaug augmenter augments whole
   batches after the cache, with imgaug in parallel Python threads or (``augment_backend="graph"``,
-  ``light`` only) with Keras layers inside the graph: see :mod:`segutils.augment.tfdata`.
+  ``light`` only) with one XLA-compiled Keras layer inside the graph, batches in parallel: see
+  :mod:`segutils.augment.tfdata`.
 
 Masks are read as class IDs. ``tf.io.decode_png`` returns the palette *colours* of a palette PNG
 (PASCAL VOC), not its indices, whatever the ``channels`` argument: this module swaps the file's
@@ -110,21 +112,45 @@ def _as_size(size: int | Sequence[int] | None) -> tuple[int, int] | None:
     return h, w
 
 
-def resize_image(image: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
-    """Bilinear resize of a uint8 (H, W, 3) image, rounded back to uint8.
+def _unless_sized(x: tf.Tensor, size: tuple[int, int], resize: Callable) -> tf.Tensor:
+    """``resize(x)``, or ``x`` itself when it already has ``size``: a dataset stored at the
+    training size skips a pass over every image (and its rounding) at no cost in quality."""
+    same = tf.reduce_all(tf.shape(x)[:2] == tf.constant(size))
+    return tf.cond(same, lambda: tf.identity(x), lambda: resize(x))
 
-    ``antialias=True`` widens the filter only when shrinking, so large photos do not alias;
-    enlarging is plain bilinear.
+
+def resize_image(image: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+    """Resize a uint8 (H, W, 3) image to ``size``, rounded back to uint8.
+
+    * Already ``size``: returned as it is.
+    * Smaller in both directions: area averaging (each output pixel is the mean of the input
+      pixels it covers). Shrinking needs a filter as wide as the step, or fine detail aliases;
+      area averaging is that filter and costs a quarter of an antialiased bilinear resize.
+      Measured on 375x500 JPEG street scenes shrunk to 224x224 (benchmarks/augment_pipeline.py's
+      data): 0.5 ms per image and 39.3 dB PSNR against Pillow's Lanczos, where antialiased
+      bilinear took 2.0 ms for 37.9 dB and plain bilinear (OpenCV's default) 0.3 ms for 33.9.
+    * Otherwise (enlarging in at least one direction): bilinear, antialiased along a direction
+      that shrinks.
     """
-    resized = tf.image.resize(image, size, method="bilinear", antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+    def resize(x):
+        shape = tf.shape(x)
+        shrink = (shape[0] >= size[0]) & (shape[1] >= size[1])
+        resized = tf.cond(
+            shrink,
+            lambda: tf.image.resize(x, size, method="area"),
+            lambda: tf.image.resize(x, size, method="bilinear", antialias=True))
+        # Both filters average with non-negative weights, so the result lies in 0..255.
+        return tf.cast(resized + 0.5, tf.uint8)
+
+    return _unless_sized(tf.convert_to_tensor(image), size, resize)
 
 
 def resize_mask(mask: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     """Nearest-neighbour resize of an (H, W) mask: every output pixel copies one input pixel,
     so no label value that was not in the mask can appear."""
     mask = tf.convert_to_tensor(mask)
-    return tf.image.resize(mask[..., None], size, method="nearest")[..., 0]
+    return _unless_sized(
+        mask, size, lambda m: tf.image.resize(m[..., None], size, method="nearest")[..., 0])
 
 
 def _read_with_pil(reader: Callable[[str], np.ndarray], path: tf.Tensor, rank: int) -> tf.Tensor:
@@ -305,10 +331,10 @@ def make_dataset(
     sees new random changes: a preset (``"light"``, ``"medium"``, ``"heavy"``), a course
     augmenter name, ``{name: strength}`` or an imgaug augmenter, applied jointly to images and
     masks per batch by ``augment_backend="imgaug"`` (Python threads) or, for ``"light"``,
-    ``"graph"`` (Keras layers, no Python); see :mod:`segutils.augment`. A plain function
-    ``augment(image, mask) -> (image, mask)`` of tensors runs per example instead, on float32
-    (H, W, 3) images and int32 (H, W) masks, and must keep the size. All problems with the
-    files are reported before anything is read (see
+    ``"graph"`` (a Keras layer compiled with XLA, no Python); see :mod:`segutils.augment`.
+    A plain function ``augment(image, mask) -> (image, mask)`` of tensors runs per example
+    instead, on float32 (H, W, 3) images and int32 (H, W) masks, and must keep the size. All
+    problems with the files are reported before anything is read (see
     :func:`segutils.data.folders.find_pairs`); only a colour mask in RGB form is found while
     iterating (``tf.errors.InvalidArgumentError`` naming the file), as it takes decoding.
     """
