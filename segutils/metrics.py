@@ -4,6 +4,11 @@
 The matrix is accumulated over a whole dataset before any score is taken: averaging per-batch
 scores gives a different (wrong) number. Classes that appear neither in the truth nor in the
 predictions have an undefined IoU (NaN) and are left out of the means, not counted as 0.
+
+The streaming Keras metrics for ``model.compile`` -- :class:`MeanIoU` (the same mean IoU,
+accumulated batch by batch) and :class:`ClassIoU` (one class) -- are defined in
+:mod:`segutils.keras_metrics` and load on first use (``from segutils.metrics import MeanIoU``),
+so that the NumPy functions here stay usable without importing Keras.
 """
 
 from __future__ import annotations
@@ -12,6 +17,22 @@ import numpy as np
 
 from segutils.data.classes import IGNORE_INDEX
 
+__all__ = ["confusion_matrix", "scores"]  # plus MeanIoU, ClassIoU (lazy, below)
+
+_KERAS_METRICS = {"MeanIoU", "ClassIoU"}
+
+
+def __getattr__(name):
+    if name in _KERAS_METRICS:
+        from segutils import keras_metrics
+
+        return getattr(keras_metrics, name)
+    raise AttributeError(f"module 'segutils.metrics' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _KERAS_METRICS)
+
 
 def confusion_matrix(
     y_true, y_pred, n_classes: int, ignore_index: int = IGNORE_INDEX
@@ -19,28 +40,54 @@ def confusion_matrix(
     """(n_classes, n_classes) int64 matrix of true-versus-predicted pixel counts.
 
     ``y_true`` and ``y_pred`` are integer arrays of the same shape; pixels whose true label is
-    ``ignore_index`` are skipped. Add the matrices of several batches to score a whole dataset.
+    ``ignore_index`` are skipped (whatever their prediction). Add the matrices of several batches
+    to score a whole dataset.
+
+    One ``np.bincount`` over the codes ``n_classes * true + pred`` does the counting; ignored
+    pixels get an extra code that is dropped afterwards, which is cheaper than compacting the
+    arrays, and the codes are 16-bit when ``n_classes <= 255`` (a quarter of the memory
+    traffic of int64). About 30 ms per hundred 256x256 masks on a 2-core machine
+    (``benchmarks/confusion_matrix.py``).
     """
-    y_true = np.asarray(y_true).astype(np.int64).ravel()
-    y_pred = np.asarray(y_pred).astype(np.int64).ravel()
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true has {y_true.size} pixels but y_pred has {y_pred.size}")
-    keep = y_true != ignore_index
-    y_true, y_pred = y_true[keep], y_pred[keep]
-    for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
-        if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
-            raise ValueError(
-                f"{name} holds IDs outside 0..{n_classes - 1} (and {ignore_index} = ignore): "
-                f"{np.unique(arr[(arr < 0) | (arr >= n_classes)])[:10].tolist()}"
-            )
-    flat = y_true * n_classes + y_pred
-    return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    t = np.asarray(y_true).ravel()
+    p = np.asarray(y_pred).ravel()
+    if t.shape != p.shape:
+        raise ValueError(f"y_true has {t.size} pixels but y_pred has {p.size}")
+    n = int(n_classes)
+    if t.dtype.kind not in "biu":
+        t = t.astype(np.int64)
+    if p.dtype.kind not in "biu":
+        p = p.astype(np.int64)
+    ignored = t == ignore_index
+    for name, arr in (("y_true", t), ("y_pred", p)):
+        _check_ids(name, arr, ignored, n, ignore_index)
+    code_type = np.uint16 if n <= 255 else np.int64  # valid codes < n**2 fit in 16 bits
+    codes = t.astype(code_type) * code_type(n) + p.astype(code_type)  # wraps only where ignored
+    codes[ignored] = n * n
+    counts = np.bincount(codes, minlength=n * n + 1)[: n * n]
+    return counts.astype(np.int64).reshape(n, n)
+
+
+def _check_ids(name: str, arr: np.ndarray, ignored: np.ndarray, n: int, ignore_index: int):
+    """Raise when a counted pixel holds an ID outside 0..n-1 (fast path: min and max)."""
+    if not arr.size or (arr.min() >= 0 and arr.max() < n):
+        return
+    bad = ((arr < 0) | (arr >= n)) & ~ignored
+    if bad.any():
+        raise ValueError(
+            f"{name} holds IDs outside 0..{n - 1} (and {ignore_index} = ignore): "
+            f"{np.unique(arr[bad])[:10].tolist()}"
+        )
 
 
 def scores(cm: np.ndarray) -> dict:
     """Pixel accuracy, mean accuracy, mean IoU, frequency-weighted IoU and per-class values.
 
-    Per-class entries are NaN where their denominator is 0; the means skip NaN.
+    Per-class entries (``per_class_iou``, ``per_class_accuracy``, which is the recall
+    ``n_ii / t_i`` and also returned as ``per_class_recall``, and ``per_class_precision``
+    ``n_ii / sum_j n_ji``) are NaN where their denominator is 0; the means skip NaN. A class
+    absent from the truth but predicted somewhere keeps IoU 0 (a real mistake), while a class
+    absent from both is NaN and does not drag the mean down.
     """
     cm = np.asarray(cm, np.float64)
     tp = np.diag(cm)
@@ -62,6 +109,7 @@ def scores(cm: np.ndarray) -> dict:
         ),
         "per_class_iou": iou,
         "per_class_accuracy": acc,
+        "per_class_recall": acc.copy(),
         "per_class_precision": precision,
     }
 
