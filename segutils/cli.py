@@ -92,6 +92,12 @@ def _course(args: argparse.Namespace) -> int:
     return course.main(args)
 
 
+def _train(args: argparse.Namespace) -> int:
+    from segutils.train import command
+
+    return command.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m segutils",
@@ -152,6 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("course", help="execute every notebook headless and summarise")
     course.add_arguments(run)
     run.set_defaults(func=_course)
+
+    from segutils.evaluate import commands as evaluation
+
+    evaluation.add_evaluate_arguments(
+        sub.add_parser("evaluate", help="score a trained model on a dataset split"))
+    evaluation.add_predict_arguments(
+        sub.add_parser("predict", help="segment images with a trained model"))
+
+    from segutils.train import command as train_command  # argparse only; Keras loads on run
+
+    trn = sub.add_parser("train", help="train a model; a rerun with --resume continues it",
+                         description="Train a course model on a dataset folder or a named "
+                         "dataset, writing best.keras, last.keras, history.csv, report.json and "
+                         "TensorBoard logs to --out. Interrupted? Run it again with --resume.")
+    train_command.add_arguments(trn)
+    trn.set_defaults(func=_train)
     return parser
 
 

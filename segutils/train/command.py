@@ -1,0 +1,113 @@
+"""``python -m segutils train``: the command-line front door to :mod:`segutils.train`.
+
+Only ``argparse`` is imported at the top: Keras and TensorFlow load when the command runs, so
+``python -m segutils --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from segutils.errors import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=None,
+                        help="dataset folder (train/ and val/ splits, classes.json) or a dataset "
+                        "name such as synthetic or oxford_iiit_pet (default: the profile's)")
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help="where a named dataset lies (default: data/<name>)")
+    parser.add_argument("--model", required=True,
+                        help="model name: per_pixel, unet_mini, unet, vgg_unet, fcn32, fcn16, "
+                        "fcn8, or fcn_staged (32s -> 16s -> 8s)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs (default: the profile's; fcn_staged: per stage)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="run folder (default: runs/<profile>/<model>; fcn_staged: the "
+                        "parent of one folder per stage)")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the run in --out after an interruption (or extend it)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="delete the run in --out and start over")
+    parser.add_argument("--profile", choices=("quick", "cpu", "gpu"), default=None,
+                        help="sizes of model, images and batch (default: gpu with a GPU, else cpu)")
+    parser.add_argument("--batch-size", type=int, default=None, help="images per step")
+    parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                        help="resize images (and masks, nearest neighbour) to H x W")
+    parser.add_argument("--n-classes", type=int, default=None,
+                        help="number of classes when the folder has no classes.json")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="default 1e-3")
+    parser.add_argument("--steps-per-epoch", type=int, default=None,
+                        help="cap on training steps per epoch (default: the whole training set)")
+    parser.add_argument("--patience", type=int, default=None,
+                        help="stop after N epochs without a better val mIoU (default: never)")
+    parser.add_argument("--augment", default=None, help="augmentation preset: light, medium, heavy")
+    parser.add_argument("--precision", default="auto",
+                        choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+                        help="default: mixed precision on a GPU/TPU, float32 on a CPU")
+    parser.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
+                        help="XLA compilation of the training step (default: on for GPU/TPU)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="identical results run to run on a GPU too (slower)")
+    parser.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
+
+
+def _existing_run(run_dir: Path) -> bool:
+    from segutils.train import callbacks as cb
+
+    return (run_dir / cb.BACKUP).is_dir() or (run_dir / cb.HISTORY).is_file()
+
+
+def main(args: argparse.Namespace) -> int:
+    from segutils import config
+
+    config.import_quietly()  # before anything imports TensorFlow: no start-up log lines
+    from segutils.train import hardware, runs
+    from segutils.train.recipe import plot_history
+
+    p = config.profile(args.profile)
+    if args.steps_per_epoch is not None:
+        p = p.replace(steps_per_epoch=args.steps_per_epoch)
+    staged = args.model == "fcn_staged"
+    default = config.runs_dir() / p.name if staged else runs.default_run_dir(args.model, p)
+    out = args.out or default
+    run_dirs = [out / s for s in runs.FCN_STAGES] if staged else [out]
+    if not (args.resume or args.overwrite) and any(_existing_run(d) for d in run_dirs):
+        raise ConfigError(f"{out} already holds a training run. Pass --resume to continue it "
+                          "(or to train a finished run for more --epochs), --overwrite to start "
+                          "over, or another --out.")
+    if args.deterministic:
+        hardware.deterministic(args.seed)
+    else:
+        config.seed_everything(args.seed)
+    xla = {"auto": "auto", "on": True, "off": False}[args.xla]
+    acc = hardware.setup(args.precision, xla)
+    print(acc.describe())
+    data = runs.load_data(args.data, p, image_size=args.image_size, batch_size=args.batch_size,
+                          n_classes=args.n_classes, augment=args.augment, seed=args.seed,
+                          data_root=args.data_root, progress=not args.quiet)
+    options = dict(profile=p, resume=not args.overwrite, learning_rate=args.learning_rate,
+                   accelerator=acc, patience=args.patience, verbose=2 if args.quiet else "auto",
+                   batch_size=args.batch_size or p.batch_size,
+                   image_size=tuple(args.image_size) if args.image_size else p.image_size)
+    if staged:
+        lr = options.pop("learning_rate")  # halved at each finer stage
+        reports = runs.train_fcn_staged(data, epochs=args.epochs, runs_root=out,
+                                        learning_rates=(lr, lr / 2, lr / 4), **options)
+    else:
+        reports = {args.model: runs.train(args.model, data, epochs=args.epochs, run_dir=out,
+                                          **options)}
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for report in reports.values():
+        fig = plot_history(report, title=f"{report.model} on {data.source}")
+        fig.savefig(Path(report.run_dir) / "history.png", dpi=100)
+        plt.close(fig)
+        print(report)
+    return 0

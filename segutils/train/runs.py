@@ -1,0 +1,179 @@
+"""Whole runs from names: a dataset and a model name in, a run directory out.
+
+:func:`train` is what ``python -m segutils train`` calls, and what a notebook calls to train a
+course model in one line; :func:`train_fcn_staged` trains FCN-32s, then FCN-16s from it, then
+FCN-8s from that, as the FCN paper did, each stage in its own run directory (so each stage
+resumes on its own after an interruption).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+from segutils import config
+from segutils.errors import ConfigError, DatasetError
+from segutils.train import callbacks as cb
+from segutils.train.recipe import TrainingReport, compile_model, fit
+
+#: The stages of FCN training, coarse to fine.
+FCN_STAGES = ("fcn32", "fcn16", "fcn8")
+
+
+@dataclasses.dataclass
+class Data:
+    """Training and validation batches of a dataset, with its classes and where it lies."""
+
+    train: object
+    val: object
+    classes: object
+    n_classes: int
+    source: str
+
+
+def default_run_dir(model_name: str, profile=None) -> Path:
+    """``config.runs_dir() / <profile> / <model>``: where notebooks and the CLI put a run."""
+    p = profile if isinstance(profile, config.Profile) else config.profile(profile)
+    return config.runs_dir() / p.name / model_name
+
+
+def load_data(data: str | Path | None, profile, *, image_size=None, batch_size=None,
+              n_classes: int | None = None, augment=None, seed: int = config.DEFAULT_SEED,
+              data_root: str | Path | None = None, download: bool = False,
+              progress: bool = True) -> Data:
+    """Train and val batches from a folder (``train/``, ``val/`` splits) or a dataset name.
+
+    ``data`` is a folder in any layout :mod:`segutils.data.folders` reads, a name known to
+    :mod:`segutils.data.datasets` (``"synthetic"``, ``"oxford_iiit_pet"``, ...; ``data_root``
+    says where it lies), or ``None`` for the profile's dataset. Classes come from the folder's
+    ``classes.json`` or the dataset's table, else ``n_classes`` must be given.
+    ``download=True`` fetches a named public dataset that is not on disk yet.
+    """
+    from segutils.data import datasets
+    from segutils.data.folders import load_classes
+    from segutils.data.pipeline import make_dataset
+
+    p = profile
+    size = tuple(image_size) if image_size else p.image_size
+    batch = int(batch_size or p.batch_size)
+    options = {"image_size": size, "batch_size": batch, "seed": seed}
+    name = p.dataset if data is None else str(data)
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        classes = load_classes(folder)
+        train = make_dataset(folder, "train", augment=augment, **options)
+        val = make_dataset(folder, "val", shuffle=False, **options)
+        source = str(folder)
+    elif name == datasets.SYNTHETIC or name in datasets.DATASETS:
+        classes = datasets.dataset_classes(name)
+        kw = {"profile": p} if name == datasets.SYNTHETIC else {"download": download}
+        train = datasets.load_dataset(name, data_root, "train", augment=augment,
+                                      progress=progress, **kw, **options)
+        kw.pop("download", None)
+        val = datasets.load_dataset(name, data_root, "val", shuffle=False, progress=progress,
+                                    **kw, **options)
+        source = name
+    else:
+        raise DatasetError(folder, "neither a folder nor a known dataset name",
+                           f"pass a dataset folder or one of {datasets.SYNTHETIC}, "
+                           f"{', '.join(datasets.DATASETS)}")
+    if classes is None and n_classes is None:
+        raise DatasetError(folder / "classes.json", "no class table, so the number of classes "
+                           "is unknown", "write a classes.json or pass --n-classes N")
+    count = int(n_classes) if n_classes is not None else classes.n_classes
+    if classes is None:
+        from segutils import viz
+
+        classes = viz.default_classes(count)
+    return Data(train, val, classes, count, source)
+
+
+def _preview(data: Data, n: int = 4):
+    from segutils.data.pipeline import take_batch
+
+    images, masks = take_batch(data.val)[:2]
+    return images[:n], masks[:n]
+
+
+def train(model_name: str, data: Data, *, profile=None, epochs: int | None = None,
+          run_dir: str | Path | None = None, resume: bool = True, learning_rate: float = 1e-3,
+          class_weights=None, model_options: dict | None = None, init_from=None,
+          accelerator=None, **fit_options) -> TrainingReport:
+    """Build ``model_name`` through the registry, compile it and :func:`fit` it.
+
+    ``profile`` sizes the model (and ``epochs`` by default); ``run_dir`` defaults to
+    :func:`default_run_dir`. ``init_from`` (a model or a ``.keras`` path) copies the weights of
+    every layer with the same name and shape before training: how FCN-16s starts from FCN-32s.
+    ``accelerator`` (from :func:`segutils.train.setup`) gives the distribution scope.
+    """
+    from segutils.models import registry
+
+    p = profile if isinstance(profile, config.Profile) else config.profile(profile)
+    epochs = int(epochs if epochs is not None else p.epochs)
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(model_name, p)
+    scope = accelerator.scope() if accelerator is not None else _nullscope()
+    with scope:
+        model = registry.build(model_name, data.n_classes, profile=p, **(model_options or {}))
+        if init_from is not None:
+            _transfer(init_from, model)
+        compile_model(model, data.n_classes, learning_rate=learning_rate,
+                      class_weights=class_weights,
+                      jit_compile=None if accelerator is None else accelerator.jit_compile)
+    fit_options.setdefault("preview", _preview(data))
+    fit_options.setdefault("classes", data.classes)
+    fit_options.setdefault("image_size", p.image_size)
+    fit_options.setdefault("batch_size", p.batch_size)
+    fit_options.setdefault("steps_per_epoch", p.steps_per_epoch)
+    return fit(model, data.train, data.val, epochs=epochs, run_dir=run_dir, resume=resume,
+               **fit_options)
+
+
+def _nullscope():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def _transfer(source, model) -> list[str]:
+    import keras
+
+    from segutils.models.fcn import transfer_weights
+
+    if isinstance(source, (str, Path)):
+        source = keras.models.load_model(source, compile=False)
+    copied = transfer_weights(source, model)
+    if not copied:
+        raise ConfigError(f"no layer of {source.name} matches {model.name} by name and shape: "
+                          "nothing to start from (another number of classes or width?)")
+    return copied
+
+
+def train_fcn_staged(data: Data, *, profile=None, epochs: int | Sequence[int] | None = None,
+                     runs_root: str | Path | None = None, resume: bool = True,
+                     learning_rates: Sequence[float] = (1e-3, 3e-4, 1e-4),
+                     **train_options) -> dict[str, TrainingReport]:
+    """FCN-32s -> FCN-16s -> FCN-8s in one call; returns the three reports by stage name.
+
+    Each stage starts from the previous stage's ``best.keras`` (copied layer by layer: encoder,
+    fc6/fc7, the score and upsampling layers the finer net shares; its new skip score layer
+    starts at zero, so the finer net begins exactly where the coarser one ended) and trains
+    at a lower learning rate. ``epochs`` is one number for every stage or one per stage
+    (default: the profile's epochs split over three stages). Runs go to
+    ``runs_root/<stage>`` (default ``config.runs_dir()/<profile>/``), so the last stage is an
+    ordinary ``fcn8`` run. With ``resume=True`` a finished stage is not trained again.
+    """
+    p = profile if isinstance(profile, config.Profile) else config.profile(profile)
+    if epochs is None:
+        epochs = max(1, p.epochs // 3)
+    per_stage = [int(epochs)] * 3 if isinstance(epochs, int) else [int(e) for e in epochs]
+    if len(per_stage) != 3 or len(learning_rates) != 3:
+        raise ConfigError("give three epoch counts and three learning rates (32s, 16s, 8s)")
+    root = Path(runs_root) if runs_root is not None else config.runs_dir() / p.name
+    reports, previous = {}, None
+    for stage, n, lr in zip(FCN_STAGES, per_stage, learning_rates, strict=True):
+        reports[stage] = train(stage, data, profile=p, epochs=n, run_dir=root / stage,
+                               resume=resume, learning_rate=lr, init_from=previous,
+                               **train_options)
+        previous = root / stage / cb.BEST
+    return reports
