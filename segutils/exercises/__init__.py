@@ -244,4 +244,14 @@ def close_arrays(atol: float) -> Compare:
 
 
 # Each notebook's exercises live in their own module; importing it registers them.
-from segutils.exercises import nb01, nb02, nb03, nb04, nb07  # noqa: E402,F401
+from segutils.exercises import (  # noqa: E402,F401
+    nb01,
+    nb02,
+    nb03,
+    nb04,
+    nb05,
+    nb06,
+    nb07,
+    nb08,
+    nb09,
+)
