@@ -7,6 +7,7 @@ line can print it as it is.
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 
 
@@ -37,3 +38,14 @@ class DatasetError(SegutilsError):
 
 class ConfigError(SegutilsError):
     """A setting that cannot be used, such as an unknown profile name."""
+
+
+def positive_int(value, what: str) -> int:
+    """``value`` as an ``int`` if it is a positive integer (not a bool); else a ConfigError.
+
+    Model builders check their sizes with it, so a wrong width fails at once with its name,
+    not deep inside Keras.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ConfigError(f"{what} must be a positive integer, got {value!r}.")
+    return int(value)

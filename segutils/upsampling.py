@@ -31,12 +31,10 @@ What was verified numerically (``tests/test_upsampling.py``, notebook 04), for e
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 import numpy as np
 
-from segutils.errors import ConfigError
+from segutils.errors import ConfigError, positive_int
 
 __all__ = [
     "BilinearInitializer",
@@ -49,12 +47,6 @@ __all__ = [
 ]
 
 
-def _positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ConfigError(f"{what} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 def bilinear_profile(k: int) -> np.ndarray:
     """The 1-D bilinear interpolation weights of a kernel of size ``k`` (float64).
 
@@ -64,7 +56,7 @@ def bilinear_profile(k: int) -> np.ndarray:
     stretched to ``factor`` output pixels per input pixel and sampled at the taps. For ``k = 4``:
     ``[0.25, 0.75, 0.75, 0.25]``.
     """
-    k = _positive_int(k, "The kernel size k")
+    k = positive_int(k, "The kernel size k")
     factor = (k + 1) // 2
     centre = factor - 1 if k % 2 == 1 else factor - 0.5
     return 1.0 - np.abs(np.arange(k) - centre) / factor
@@ -90,7 +82,7 @@ def upsampling_kernel_size(factor: int) -> int:
     and for ``k = 2f - 1`` always. The odd kernel has the same taps where they matter, by FCN's
     own formula (``factor = (k + 1) // 2 = f``). For ``factor = 1`` it gives the identity, ``[1]``.
     """
-    factor = _positive_int(factor, "The upsampling factor")
+    factor = positive_int(factor, "The upsampling factor")
     return 2 * factor - factor % 2
 
 
@@ -102,7 +94,7 @@ def border_width(factor: int) -> int:
     the last ``f // 2``. Resizing clamps such positions to the edge pixel; the transposed
     convolution mixes in the zeros of its padding instead. Everything further inside agrees.
     """
-    return _positive_int(factor, "The upsampling factor") // 2
+    return positive_int(factor, "The upsampling factor") // 2
 
 
 def conv_transpose_output_size(
@@ -115,9 +107,9 @@ def conv_transpose_output_size(
     kernel is shorter than the stride, Keras keeps the empty gap after the last stamp, so the
     result is ``size * strides + max(kernel_size - strides, 0)``.
     """
-    size = _positive_int(size, "The input size")
-    kernel_size = _positive_int(kernel_size, "The kernel size")
-    strides = _positive_int(strides, "The stride")
+    size = positive_int(size, "The input size")
+    kernel_size = positive_int(kernel_size, "The kernel size")
+    strides = positive_int(strides, "The stride")
     if padding == "same":
         return size * strides
     if padding == "valid":
@@ -180,8 +172,8 @@ def bilinear_upsampling(
     them. ``name`` defaults to Keras' unique automatic name (a model may hold several x2
     layers). Extra keyword arguments (``dtype``, ``data_format``, ...) go to the layer.
     """
-    factor = _positive_int(factor, "The upsampling factor")
-    channels = _positive_int(channels, "channels")
+    factor = positive_int(factor, "The upsampling factor")
+    channels = positive_int(channels, "channels")
     return keras.layers.Conv2DTranspose(
         filters=channels,
         kernel_size=upsampling_kernel_size(factor),

@@ -17,6 +17,7 @@ from segutils.config import import_quietly
 keras = import_quietly()
 import tensorflow as tf  # noqa: E402
 
+from segutils.data.classes import CLASSES_FILE, ClassInfo  # noqa: E402
 from segutils.errors import ConfigError, DatasetError, SegutilsError  # noqa: E402
 from segutils.models import unet_mini  # noqa: E402
 from segutils.train import callbacks as cb  # noqa: E402
@@ -149,6 +150,8 @@ def test_fit_writes_a_complete_run(tmp_path):
                         preview=(images, masks), classes=_classes())
     for name in (cb.BEST, cb.BEST_INFO, cb.LAST, cb.HISTORY, cb.REPORT, cb.PROGRESS):
         assert (tmp_path / name).is_file(), name
+    # The class table travels with the run, for predict and evaluate.
+    assert ClassInfo.load(tmp_path / CLASSES_FILE).names == _classes().names
     assert not list(tmp_path.rglob(".*partial*")), "temporary files left behind"
     rows = cb.read_history(tmp_path / cb.HISTORY)
     assert [r["epoch"] for r in rows] == [1, 2, 3] and {r["session"] for r in rows} == {0}

@@ -23,11 +23,9 @@ Layer names are the same in all three variants (``fc6``, ``fc7``, ``score_fr``, 
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 
-from segutils.errors import ConfigError
+from segutils.errors import ConfigError, positive_int
 from segutils.models.layers import CropToReference, PadToMultiple
 from segutils.models.vgg import (
     CONV_BLOCKS,
@@ -46,12 +44,6 @@ __all__ = ["OUTPUT_STRIDE", "fcn8", "fcn16", "fcn32", "fcn_variant", "parameter_
 OUTPUT_STRIDE = 32
 #: Fixed scaling of the skip inputs in "at-once" training (FCN's ``voc-fcn8s-atonce``).
 AT_ONCE_SCALES = {"pool4": 0.01, "pool3": 0.0001}
-
-
-def _positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ConfigError(f"{what} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 def _score(x, n_classes: int, name: str):
@@ -76,8 +68,8 @@ def _fcn(
     dropout: float,
     name: str | None,
 ) -> keras.Model:
-    n_classes = _positive_int(n_classes, "n_classes")
-    fc_width = _positive_int(fc_width, "fc_width")
+    n_classes = positive_int(n_classes, "n_classes")
+    fc_width = positive_int(fc_width, "fc_width")
     if not 0 <= dropout < 1:
         raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}.")
     if weights is not None and (fc_width != 4096 or encoder_width != 1.0):
@@ -226,7 +218,7 @@ def parameter_count(stride: int, n_classes: int, *, encoder_width: float = 1.0,
     the classifier's first dense layer, not the convolutions, is what makes VGG16 heavy.
     """
     fcn_variant(stride)
-    n = _positive_int(n_classes, "n_classes")
+    n = positive_int(n_classes, "n_classes")
     total, c_in, widths = 0, 3, {}
     for block, (channels, n_convs) in enumerate(CONV_BLOCKS, start=1):
         c_out = scaled_channels(channels, encoder_width)

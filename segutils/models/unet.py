@@ -26,11 +26,9 @@ logits and loss stay float32 under the ``mixed_float16`` policy.
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 
-from segutils.errors import ConfigError
+from segutils.errors import ConfigError, positive_int
 from segutils.models.layers import CropToReference, PadToMultiple
 
 # The FCNs' encoder, written once. Importing it here also registers VGGPreprocess, so a saved
@@ -53,8 +51,8 @@ def padded_size(size: int, depth: int) -> int:
     ``2**depth`` that is at least ``size`` (``size`` itself when it already is one):
     ``padded_size(97, 4) == 112``, ``padded_size(128, 4) == 128``.
     """
-    size = _positive_int(size, "size")
-    multiple = 2 ** _positive_int(depth, "depth")
+    size = positive_int(size, "size")
+    multiple = 2 ** positive_int(depth, "depth")
     return -(-size // multiple) * multiple
 
 
@@ -208,7 +206,7 @@ def unet(
     as in :func:`unet_mini`) with ``_up`` and ``_concat``, ``logits_padded``, ``logits``.
     """
     _check_common(n_classes, base_filters, dropout)
-    depth = _positive_int(depth, "depth")
+    depth = positive_int(depth, "depth")
     upsampling = _check_upsampling(upsampling)
     inputs = keras.Input(shape=input_shape, name="image")
     x = PadToMultiple(2**depth, name="pad")(inputs)
@@ -284,7 +282,7 @@ def vgg_unet(
     skips = [features[f"block{k}"] for k in (4, 3, 2, 1)]
     if decoder_filters is None:
         decoder_filters = [int(skip.shape[-1]) for skip in skips]
-    decoder_filters = [_positive_int(f, "decoder_filters entries") for f in decoder_filters]
+    decoder_filters = [positive_int(f, "decoder_filters entries") for f in decoder_filters]
     if len(decoder_filters) != 4:
         raise ConfigError(
             f"vgg_unet has four decoder stages, so decoder_filters needs four widths (coarsest "
@@ -301,15 +299,9 @@ def vgg_unet(
 # --- argument checks ---------------------------------------------------------------------------
 
 
-def _positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ConfigError(f"{what} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 def _check_common(n_classes, base_filters, dropout) -> None:
-    _positive_int(n_classes, "n_classes")
-    _positive_int(base_filters, "base_filters")
+    positive_int(n_classes, "n_classes")
+    positive_int(base_filters, "base_filters")
     if not 0.0 <= float(dropout) < 1.0:
         raise ConfigError(f"dropout is a rate in [0, 1), got {dropout!r}.")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from segutils.data.classes import CLASSES_FILE
 from segutils.errors import ConfigError, SegutilsError
 from segutils.train import callbacks as cb
 from segutils.train.hardware import choose_jit, detect_devices, explain_oom
@@ -178,7 +179,9 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, run_dir: str | Pat
     * ``schedule``: ``"cosine"`` (decay by epoch to 2% of the compiled rate, after ``warmup``
       epochs of linear warm-up), ``"constant"`` or ``"plateau"`` (divide by 5 after 3 flat
       epochs).
-    * ``preview=(images, masks)`` with ``classes``: prediction pictures in TensorBoard.
+    * ``classes`` (a :class:`~segutils.data.classes.ClassInfo`): saved as ``classes.json`` in the
+      run folder, so ``python -m segutils predict`` and ``evaluate`` name and colour the classes;
+      with ``preview=(images, masks)`` also prediction pictures in TensorBoard.
     * ``batch_size`` and ``image_size`` make an out-of-memory message precise; ``batch_size``
       also gives images/s in the report when the dataset's batch size is not static.
 
@@ -194,6 +197,8 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, run_dir: str | Pat
         clear_run(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_finite(val_ds, "validation")
+    if classes is not None:
+        classes.save(run_dir / CLASSES_FILE)
     if steps_per_epoch and _finite(train_ds):
         # Capped epochs walk on through the data instead of running out of it after a few.
         train_ds = train_ds.repeat()
