@@ -31,7 +31,21 @@ def png_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-class DatasetBrowser:
+class TextFallback:
+    """Mixin for the course's widgets: a short text where a page cannot show widgets.
+
+    GitHub and nbviewer render only ``text/plain`` of a widget; the class's ``__repr__`` then
+    says what the widget shows instead of Jupyter's generic placeholder.
+    """
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = repr(self)
+        return bundle
+
+
+class DatasetBrowser(TextFallback):
     """Browse image/mask pairs of ``root`` with the overlay drawn in the class colours.
 
     Parameters
@@ -91,12 +105,6 @@ class DatasetBrowser:
         ])
         self._cache: tuple[Path, np.ndarray, np.ndarray] | None = None
         self.render()
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):  # a short text for pages that cannot show widgets
-            bundle["text/plain"] = repr(self)
-        return bundle
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{s} {len(p)}" for s, p in self.pairs.items())

@@ -26,7 +26,7 @@ from segutils.data.classes import ClassInfo
 from segutils.data.folders import find_pairs, load_classes
 from segutils.data.io import read_image, read_mask
 from segutils.errors import DatasetError
-from segutils.widgets import png_bytes
+from segutils.widgets import TextFallback, png_bytes
 
 CUSTOM = "custom"
 
@@ -43,7 +43,7 @@ def tile(pictures: list[np.ndarray], columns: int, gap: int = 4) -> np.ndarray:
     return out
 
 
-class AugmentationPlayground:
+class AugmentationPlayground(TextFallback):
     """Try augmenters on the images of ``root`` (a dataset folder).
 
     Parameters
@@ -110,12 +110,6 @@ class AugmentationPlayground:
             control.observe(self.render, names="value")
         self.redraw.on_click(self.on_redraw)
         self.on_preset()
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):  # a short text for pages that cannot show widgets
-            bundle["text/plain"] = repr(self)
-        return bundle
 
     def __repr__(self) -> str:
         return (f"AugmentationPlayground({self.root.name}: {len(self.pairs)} images, "

@@ -12,6 +12,7 @@ from segutils.errors import ConfigError
 
 keras = import_quietly()
 
+from segutils.models.baseline import per_pixel_classifier  # noqa: E402
 from segutils.models.unet import padded_size, unet, unet_mini, vgg_unet  # noqa: E402
 
 RGB_MEAN_01 = np.array([123.68, 116.779, 103.939], np.float32) / 255  # ImageNet mean, RGB
@@ -227,7 +228,9 @@ def test_imagenet_weights_offline_give_a_clear_error(monkeypatch):
 # --- saving and learning --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("build", [lambda: unet(3, depth=2, base_filters=4),
+@pytest.mark.parametrize("build", [lambda: per_pixel_classifier(3),
+                                   lambda: unet_mini(3, base_filters=4, batch_norm=True),
+                                   lambda: unet(3, depth=2, base_filters=4),
                                    lambda: unet(3, depth=2, base_filters=4, upsampling="bilinear",
                                                 dropout=0.2),
                                    lambda: vgg_unet(3, encoder_width=0.125)])
