@@ -27,6 +27,9 @@ PROFILE_ENV = "SEGUTILS_PROFILE"
 DATA_ENV = "SEGUTILS_DATA"
 #: Environment variable that moves training runs (checkpoints, logs), e.g. to a mounted Drive.
 RUNS_ENV = "SEGUTILS_RUNS"
+#: Environment variable that moves the cache (converted masks): anything segutils derives from
+#: a dataset and can make again.
+CACHE_ENV = "SEGUTILS_CACHE"
 #: The seed used when none is given.
 DEFAULT_SEED = 42
 #: Where the course lives; notebooks link their Colab badges here.
@@ -168,6 +171,19 @@ def runs_dir() -> Path:
         return Path(os.environ[RUNS_ENV]).expanduser()
     root = project_root()
     return root / "runs" if root is not None else Path.home() / "segutils_runs"
+
+
+def cache_dir() -> Path:
+    """Where segutils keeps what it derives from datasets (converted masks), never inside them.
+
+    ``$SEGUTILS_CACHE`` when set; else ``$XDG_CACHE_HOME/segutils``; else ``~/.cache/segutils``.
+    Dataset folders are only read, so a read-only copy (a mounted drive, a Kaggle input folder,
+    a shared folder) works as it is. Deleting the cache is always safe: it is rebuilt on use.
+    """
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "segutils"
 
 
 # --- quiet TensorFlow -------------------------------------------------------------------------

@@ -152,7 +152,8 @@ def test_voc_palette_indices_are_ids_and_255_stays_ignore(tmp_path):
     for name, mask in zip(VOC_SPLITS["train"], masks, strict=True):
         np.testing.assert_array_equal(mask, labels[name])
     assert 255 in np.concatenate([m.ravel() for m in masks])
-    assert not (tmp_path / datasets.CACHE_DIR).exists()  # palette PNGs are read as they are
+    # palette PNGs are read as they are: nothing converted
+    assert not datasets.mask_cache("voc2012", tmp_path).exists()
 
 
 def test_voc_train_aug_with_sbd(tmp_path):
@@ -369,7 +370,7 @@ def test_convert_command_writes_id_masks_for_every_split(tmp_path, capsys):
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "kitti_road train: 4 pairs" in out and "kitti_road val: 2 pairs" in out
-    folder = next((tmp_path / datasets.CACHE_DIR).iterdir())
+    folder = next(datasets.mask_cache("kitti_road", tmp_path).iterdir())
     assert sorted(p.stem for p in folder.glob("*.png")) == KITTI_STEMS
     np.testing.assert_array_equal(read_mask(folder / "uu_000001.png"), labels["uu_000001"])
 

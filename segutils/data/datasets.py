@@ -6,9 +6,10 @@ that loads any of them through the course's ``tf.data`` pipeline.
 
 Every dataset comes out the same way as the built-in one: float images in [0, 1] and int32 masks
 of class IDs with 255 = ignore. Label files that do not already hold class IDs (trimaps, colours,
-Cityscapes' 34 label IDs, .mat files) are converted once into ``ROOT/segutils_masks/<mapping>/``
-and read from there (see :mod:`segutils.data.convert`): open those PNGs to see exactly what the
-model is trained on.
+Cityscapes' 34 label IDs, .mat files) are converted once into a cache folder,
+``mask_cache(name, ROOT)/<mapping>/`` (under :func:`segutils.config.cache_dir`, never inside the
+dataset, which may be read-only), and read from there (see :mod:`segutils.data.convert`): open
+those PNGs to see exactly what the model is trained on.
 
 ``ROOT`` defaults to ``data/<name>`` (:func:`segutils.config.data_dir`); the dataset may lie in
 it as extracted from its archives, up to two folders deep (``ROOT/VOCdevkit/VOC2012``).
@@ -30,8 +31,8 @@ from segutils.errors import DatasetError
 
 #: The built-in dataset: generated, never downloaded (``segutils.data.synthetic``).
 SYNTHETIC = "synthetic"
-#: Subfolder of a dataset root that holds the converted ID masks.
-CACHE_DIR = "segutils_masks"
+#: Subfolder of the cache (:func:`segutils.config.cache_dir`) that holds converted ID masks.
+CACHE_DIR = "masks"
 #: Splits that are shuffled by default.
 TRAINING_SPLITS = ("train", "trainval", "train_aug")
 
@@ -236,6 +237,22 @@ def available(name: str | DatasetSpec, root: str | Path | None = None) -> bool:
     return True
 
 
+def mask_cache(name: str | DatasetSpec, root: str | Path | None = None) -> Path:
+    """The folder that holds the converted masks of the dataset in ``root``.
+
+    ``config.cache_dir()/masks/<name>-<digest of the root's absolute path>``: two copies of a
+    dataset in two places never share converted masks, and the dataset's own folder is never
+    written to.
+    """
+    import hashlib
+
+    from segutils.config import cache_dir
+
+    spec = get_spec(name)
+    where = str(resolve_root(spec, root).resolve()).encode()
+    return cache_dir() / CACHE_DIR / f"{spec.name}-{hashlib.sha256(where).hexdigest()[:10]}"
+
+
 def _variant(spec: DatasetSpec, variant: str | None) -> str:
     variant = variant or spec.default_variant
     if variant not in spec.variants:
@@ -309,7 +326,7 @@ def dataset_pairs(
     """The (stem, image, ID mask) pairs of a split, converting label files on first use.
 
     Every file is checked first (present; image and mask of one size), and all problems are
-    raised together. Converted masks go to ``cache_dir`` (default ``ROOT/segutils_masks``).
+    raised together. Converted masks go to ``cache_dir`` (default :func:`mask_cache`).
     """
     spec = get_spec(name)
     _check_split(spec, split)
@@ -325,7 +342,7 @@ def dataset_pairs(
                            f"{spec.title}:\n" + bullet_list(problems),
                            "extract the archives again (python -m segutils download "
                            f"{spec.name}), or remove the broken entries")
-    cache = Path(cache_dir) if cache_dir is not None else root / CACHE_DIR
+    cache = Path(cache_dir) if cache_dir is not None else mask_cache(spec, root)
     return convert_sources(sources, cache, spec.variants[variant], progress=progress)
 
 

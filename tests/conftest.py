@@ -1,0 +1,21 @@
+"""Shared test set-up: every test run gets its own cache folder, so converted masks from one run
+(or from the user's own datasets) never leak into another."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    from segutils import config
+
+    saved = os.environ.get(config.CACHE_ENV)
+    os.environ[config.CACHE_ENV] = str(tmp_path_factory.mktemp("segutils_cache"))
+    yield
+    if saved is None:
+        os.environ.pop(config.CACHE_ENV, None)
+    else:
+        os.environ[config.CACHE_ENV] = saved
