@@ -31,8 +31,14 @@ def _student(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from segutils import validate
+    from segutils.data import source
+    from segutils.data.datasets import DATASETS, SYNTHETIC
 
-    report = validate.verify_dataset(args.root, args.n_classes, args.ignore_index,
+    # A registered name is opened as that dataset; anything else is a folder, and a missing or
+    # unrecognised folder is reported like every other problem.
+    named = args.data in DATASETS or args.data == SYNTHETIC
+    target = source.from_args(args) if named else Path(args.data)
+    report = validate.verify_dataset(target, args.n_classes, args.ignore_index,
                                      splits=args.split)
     print(report.to_json_text() if args.json else report.table(args.max_rows))
     return 0 if report.ok else 1
@@ -120,14 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="instructor notebooks (default: notebooks)")
     stu.set_defaults(func=_student)
 
-    ver = sub.add_parser("verify", help="check every image and mask of a dataset folder",
+    from segutils.data import source
+
+    ver = sub.add_parser("verify", help="check every image and mask of a dataset",
                          description="List every problem of a dataset (exit status 1 when there "
                          "are errors, 0 with warnings only).")
-    ver.add_argument("root", type=Path, help="dataset folder")
-    ver.add_argument("--n-classes", type=int, default=None,
-                     help="number of classes (default: from ROOT/classes.json)")
+    source.add_arguments(ver, positional=True)
     ver.add_argument("--ignore-index", type=int, default=255, help="ignore label (default 255)")
-    ver.add_argument("--split", action="append", choices=("train", "val", "test"),
+    ver.add_argument("--split", action="append",
                      help="check only this split (repeatable; default: all present)")
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
     ver.add_argument("--max-rows", type=int, default=10, metavar="N",

@@ -52,6 +52,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "color_mask": (ERROR, "RGB colour mask"),
     "binary_mask": (ERROR, "0/255 binary mask"),
     "label_out_of_range": (ERROR, "label out of range"),
+    "dataset_files": (ERROR, "dataset file missing or not convertible"),
     "no_classes": (WARNING, "number of classes unknown"),
     "exif_orientation": (WARNING, "EXIF orientation tag"),
     "image_mode": (WARNING, "image converted on load"),
@@ -195,21 +196,30 @@ class Report:
         return json.dumps(self.to_json(), indent=2)
 
 
-def verify_dataset(root: str | Path, n_classes: int | None = None,
+def verify_dataset(root, n_classes: int | None = None,
                    ignore_index: int = IGNORE_INDEX, *, splits: Sequence[str] | None = None,
                    workers: int | None = None) -> Report:
-    """Check every file of a dataset folder and return a :class:`Report`; never raises on bad
-    files or folders, it reports them.
+    """Check every file of a dataset and return a :class:`Report`; never raises on bad files or
+    folders, it reports them.
 
-    ``n_classes`` defaults to the length of ``root/classes.json``; without either, label ranges
-    are not checked (a warning says so). ``splits`` defaults to every split present. Pairs are
-    checked in ``workers`` threads (Pillow decodes without holding the GIL).
+    ``root`` is a dataset folder, or a :class:`segutils.data.source.DataSource` (a registered
+    dataset such as CamVid or VOC in its own layout: its label files are converted first, and a
+    value the conversion does not know is reported like any other problem).
+    ``n_classes`` defaults to the length of ``root/classes.json`` (the registered dataset's
+    class table); without either, label ranges are not checked (a warning says so). ``splits``
+    defaults to every split present. Pairs are checked in ``workers`` threads (Pillow decodes
+    without holding the GIL).
     """
-    start, root = time.perf_counter(), Path(root)
+    from segutils.data.source import DataSource
+
+    start = time.perf_counter()
+    source = root if isinstance(root, DataSource) else None
+    root = source.root if source is not None else Path(root)
     problems: list[Problem] = []
     if n_classes is None:
         try:
-            info = load_classes(root) if root.is_dir() else None
+            info = (source.classes() if source is not None else
+                    load_classes(root) if root.is_dir() else None)
         except DatasetError as err:
             info = None
             problems.append(Problem("classes_file", err.path, err.problem, err.fix))
@@ -219,7 +229,10 @@ def verify_dataset(root: str | Path, n_classes: int | None = None,
                                     "pass n_classes (--n-classes N) to check the label range"))
     report = Report(root, problems, {}, {}, n_classes)
     try:
-        splits = list(splits) if splits is not None else available_splits(root)
+        if splits is not None:
+            splits = list(splits)
+        else:
+            splits = source.splits() if source is not None else available_splits(root)
     except DatasetError as err:
         problems.append(Problem("no_dataset", err.path, err.problem, err.fix))
         splits = []
@@ -227,9 +240,14 @@ def verify_dataset(root: str | Path, n_classes: int | None = None,
     with ThreadPoolExecutor(workers) as pool:
         for split in splits:
             try:
-                pairs, issues = scan_split(root, split)
+                if source is not None and source.registered:
+                    pairs, issues = source.pairs(split), []
+                else:
+                    pairs, issues = scan_split(root, split)
             except DatasetError as err:
-                problems.append(Problem("no_dataset", err.path, err.problem, err.fix, split))
+                found = getattr(err, "problems", None) or [(err.path, err.problem, err.fix)]
+                kind = "no_dataset" if source is None else "dataset_files"
+                problems += [Problem(kind, path, what, fix, split) for path, what, fix in found]
                 continue
             problems += [Problem(i.kind, i.path, i.problem, i.fix, split) for i in issues]
             seen = {(i.path, i.kind) for i in issues}

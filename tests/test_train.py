@@ -322,19 +322,24 @@ def test_two_runs_with_the_same_seed_give_identical_metrics(tiny_folder, tmp_pat
         assert a.history[key] == b.history[key], key
 
 
-def test_load_data_needs_classes(tmp_path, tiny_folder):
+def test_load_data_without_classes_infers_their_number(tmp_path, tiny_folder):
+    import shutil
+
+    import numpy as np
+
     from segutils import config
+    from segutils.data.io import read_mask
 
     p = config.profile("quick")
     with pytest.raises(DatasetError, match="neither a folder nor a known dataset"):
         runs.load_data(tmp_path / "nowhere", p)
-    import shutil
-
     copy = shutil.copytree(tiny_folder, tmp_path / "copy")
     (copy / "classes.json").unlink()
-    with pytest.raises(DatasetError, match="n-classes"):
-        runs.load_data(copy, p)
-    assert runs.load_data(copy, p, n_classes=7).n_classes == 7
+    ids = np.unique(np.concatenate([read_mask(m).ravel()
+                                    for m in sorted((copy / "train" / "masks").iterdir())]))
+    largest = int(ids[ids != 255].max())
+    assert runs.load_data(copy, p).n_classes == largest + 1  # what the masks show
+    assert runs.load_data(copy, p, n_classes=9).n_classes == 9  # a given number wins
 
 
 @pytest.mark.slow

@@ -232,7 +232,7 @@ def _batches(dataset, batch_size: int) -> Iterable[tuple[np.ndarray, np.ndarray]
 
 def evaluate(model, dataset, classes: ClassInfo | Sequence[str] | None = None, *,
              ignore_index: int = IGNORE_INDEX, worst_k: int = 6, batch_size: int = 8,
-             meta: dict | None = None) -> EvaluationReport:
+             image_size=None, meta: dict | None = None) -> EvaluationReport:
     """Run ``model`` over every batch of ``dataset`` and score the whole set at once.
 
     Parameters
@@ -248,6 +248,10 @@ def evaluate(model, dataset, classes: ClassInfo | Sequence[str] | None = None, *
         IDs with ``ignore_index`` for unlabelled pixels. When the model's output is smaller or
         larger than the masks, its logits are resized (bilinear) to the mask size before the
         argmax, so the scores are always taken at the labels' own resolution.
+    image_size:
+        (height, width) to run the model at (images are resized to it, bilinearly); default:
+        the model's fixed input size, else the images' own size. A model trained at half
+        resolution is scored on full-size labels this way.
     classes:
         The class table or the class names (default: ``class 0``, ``class 1``, ...).
     worst_k:
@@ -266,7 +270,7 @@ def evaluate(model, dataset, classes: ClassInfo | Sequence[str] | None = None, *
     start = time.perf_counter()
     cm, per_image, heap, n_classes, index = None, [], [], None, 0
     for images, masks in _batches(dataset, batch_size):
-        logits = predict_logits(model, images, out_size=masks.shape[1:3])
+        logits = predict_logits(model, images, out_size=masks.shape[1:3], image_size=image_size)
         if n_classes is None:
             n_classes = logits.shape[-1]
             cm = np.zeros((n_classes, n_classes), np.int64)

@@ -35,6 +35,9 @@ from segutils.errors import SegutilsError
 BEST, BEST_INFO, LAST = "best.keras", "best.json", "last.keras"
 HISTORY, REPORT, PROGRESS = "history.csv", "report.json", "progress.json"
 BACKUP, LOGS = "backup", "logs"
+#: The input the model was trained on (image size, batch): ``evaluate`` and ``predict`` run the
+#: model at that size by default.
+TRAINING = "training.json"
 
 
 class TrainingDiverged(SegutilsError):

@@ -13,19 +13,22 @@ from segutils.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=None,
-                        help="dataset folder (train/ and val/ splits, classes.json) or a dataset "
-                        "name such as synthetic or oxford_iiit_pet (default: the profile's)")
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help="where a named dataset lies (default: data/<name>)")
-    parser.add_argument("--model", required=True,
+    from segutils.data import source
+
+    source.add_arguments(parser, required=False)
+    parser.add_argument("--recipe", default=None,
+                        help="a named recipe (camvid) that sets the dataset, model, image size, "
+                        "batch, epochs, augmentation and class weights of the profile; any "
+                        "option given as well wins")
+    parser.add_argument("--model", default=None,
                         help="model name: per_pixel, unet_mini, unet, vgg_unet, fcn32, fcn16, "
-                        "fcn8, or fcn_staged (32s -> 16s -> 8s)")
+                        "fcn8, or fcn_staged (32s -> 16s -> 8s); required without --recipe")
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs (default: the profile's; fcn_staged: per stage)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="run folder (default: runs/<profile>/<model>; fcn_staged: the "
-                        "parent of one folder per stage)")
+                        help="run folder (default: runs/<profile>/<model>, or "
+                        "runs/<profile>/<recipe>/<model> with --recipe; fcn_staged: the parent "
+                        "of one folder per stage)")
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="continue the run in --out after an interruption (or extend it)")
@@ -36,13 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="images per step")
     parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                         help="resize images (and masks, nearest neighbour) to H x W")
-    parser.add_argument("--n-classes", type=int, default=None,
-                        help="number of classes when the folder has no classes.json")
-    parser.add_argument("--learning-rate", type=float, default=1e-3, help="default 1e-3")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default 1e-3")
     parser.add_argument("--steps-per-epoch", type=int, default=None,
                         help="cap on training steps per epoch (default: the whole training set)")
     parser.add_argument("--patience", type=int, default=None,
                         help="stop after N epochs without a better val mIoU (default: never)")
+    parser.add_argument("--class-weights", choices=("none", "median_frequency"), default=None,
+                        help="weight each pixel's loss by its class: median_frequency balancing "
+                        "(SegNet's, frequencies of the training masks) or none (default)")
     parser.add_argument("--augment", default=None, help="augmentation preset: light, medium, heavy")
     parser.add_argument("--precision", default="auto",
                         choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
@@ -61,6 +65,27 @@ def _existing_run(run_dir: Path) -> bool:
     return (run_dir / cb.BACKUP).is_dir() or (run_dir / cb.HISTORY).is_file()
 
 
+def _apply_recipe(args: argparse.Namespace, profile) -> None:
+    """Fill the options the user left out from ``--recipe`` (then from the built-in defaults)."""
+    from segutils.train import runs
+
+    r = runs.recipe(args.recipe, profile) if args.recipe else None
+    chosen = {"data": "dataset", "model": "model", "image_size": "image_size",
+              "batch_size": "batch_size", "epochs": "epochs", "augment": "augment",
+              "class_weights": "class_weights", "learning_rate": "learning_rate",
+              "steps_per_epoch": "steps_per_epoch"}
+    for option, field in chosen.items():
+        if getattr(args, option) is None and r is not None:
+            setattr(args, option, getattr(r, field))
+    args.model_options = dict(r.model_options) if r is not None else {}
+    if args.model is None:
+        raise ConfigError("name a model (--model unet, for example) or a recipe (--recipe camvid)")
+    if args.class_weights is None:
+        args.class_weights = "none"
+    if args.learning_rate is None:
+        args.learning_rate = 1e-3
+
+
 def main(args: argparse.Namespace) -> int:
     from segutils import config
 
@@ -69,10 +94,14 @@ def main(args: argparse.Namespace) -> int:
     from segutils.train.recipe import plot_history
 
     p = config.profile(args.profile)
+    _apply_recipe(args, p)
     if args.steps_per_epoch is not None:
         p = p.replace(steps_per_epoch=args.steps_per_epoch)
     staged = args.model == "fcn_staged"
-    default = config.runs_dir() / p.name if staged else runs.default_run_dir(args.model, p)
+    # runs/<profile>/<model>, or runs/<profile>/<recipe>/<model> (where notebook 10 looks)
+    default = runs.default_run_dir(args.model, p, args.recipe)
+    if staged:
+        default = default.parent
     out = args.out or default
     run_dirs = [out / s for s in runs.FCN_STAGES] if staged else [out]
     if not (args.resume or args.overwrite) and any(_existing_run(d) for d in run_dirs):
@@ -89,7 +118,12 @@ def main(args: argparse.Namespace) -> int:
     data = runs.load_data(args.data, p, image_size=args.image_size, batch_size=args.batch_size,
                           n_classes=args.n_classes, augment=args.augment, seed=args.seed,
                           data_root=args.data_root, progress=not args.quiet)
+    weights = runs.class_weights(data, args.class_weights)
+    if weights is not None:
+        print("class weights: " + ", ".join(f"{n} {w:.2f}" for n, w in
+                                             zip(data.classes.names, weights, strict=True)))
     options = dict(profile=p, resume=not args.overwrite, learning_rate=args.learning_rate,
+                   class_weights=weights,
                    accelerator=acc, patience=args.patience, verbose=2 if args.quiet else "auto",
                    batch_size=args.batch_size or p.batch_size,
                    image_size=tuple(args.image_size) if args.image_size else p.image_size)
@@ -99,7 +133,7 @@ def main(args: argparse.Namespace) -> int:
                                         learning_rates=(lr, lr / 2, lr / 4), **options)
     else:
         reports = {args.model: runs.train(args.model, data, epochs=args.epochs, run_dir=out,
-                                          **options)}
+                                          model_options=args.model_options, **options)}
     import matplotlib
 
     matplotlib.use("Agg")

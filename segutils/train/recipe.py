@@ -121,7 +121,8 @@ class TrainingReport:
 def clear_run(run_dir: str | Path) -> None:
     """Delete what a previous run left in ``run_dir`` (only the files segutils writes)."""
     run_dir = Path(run_dir)
-    for name in (cb.BEST, cb.BEST_INFO, cb.LAST, cb.HISTORY, cb.REPORT, cb.PROGRESS):
+    for name in (cb.BEST, cb.BEST_INFO, cb.LAST, cb.HISTORY, cb.REPORT, cb.PROGRESS,
+                 cb.TRAINING):
         (run_dir / name).unlink(missing_ok=True)
     for name in (cb.BACKUP, cb.LOGS):
         shutil.rmtree(run_dir / name, ignore_errors=True)
@@ -184,6 +185,8 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, run_dir: str | Pat
       with ``preview=(images, masks)`` also prediction pictures in TensorBoard.
     * ``batch_size`` and ``image_size`` make an out-of-memory message precise; ``batch_size``
       also gives images/s in the report when the dataset's batch size is not static.
+      ``image_size`` is also written to ``training.json``, so ``python -m segutils evaluate``
+      and ``predict`` run the model at the size it was trained at.
 
     A NaN loss raises :class:`~segutils.train.callbacks.TrainingDiverged`; running out of memory
     raises :class:`~segutils.train.hardware.OutOfMemory` saying what to shrink.
@@ -199,6 +202,9 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, run_dir: str | Pat
     _check_finite(val_ds, "validation")
     if classes is not None:
         classes.save(run_dir / CLASSES_FILE)
+    if image_size is not None:
+        cb.write_json(run_dir / cb.TRAINING, {"image_size": [int(v) for v in image_size],
+                                              "batch_size": batch_size})
     if steps_per_epoch and _finite(train_ds):
         # Capped epochs walk on through the data instead of running out of it after a few.
         train_ds = train_ds.repeat()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from segutils import config
-from segutils.errors import ConfigError, DatasetError
+from segutils.errors import ConfigError
 from segutils.train import callbacks as cb
 from segutils.train.recipe import TrainingReport, compile_model, fit
 
@@ -30,12 +30,15 @@ class Data:
     classes: object
     n_classes: int
     source: str
+    #: The training split's (stem, image, mask) files, for statistics over the labels as stored.
+    train_pairs: list = dataclasses.field(default_factory=list, repr=False)
 
 
-def default_run_dir(model_name: str, profile=None) -> Path:
-    """``config.runs_dir() / <profile> / <model>``: where notebooks and the CLI put a run."""
+def default_run_dir(model_name: str, profile=None, recipe: str | None = None) -> Path:
+    """``config.runs_dir() / <profile> / [<recipe> /] <model>``: where notebooks and the CLI
+    put a run."""
     p = profile if isinstance(profile, config.Profile) else config.profile(profile)
-    return config.runs_dir() / p.name / model_name
+    return config.runs_dir() / p.name / (recipe or "") / model_name
 
 
 def load_data(data: str | Path | None, profile, *, image_size=None, batch_size=None,
@@ -46,47 +49,100 @@ def load_data(data: str | Path | None, profile, *, image_size=None, batch_size=N
 
     ``data`` is a folder in any layout :mod:`segutils.data.folders` reads, a name known to
     :mod:`segutils.data.datasets` (``"synthetic"``, ``"oxford_iiit_pet"``, ...; ``data_root``
-    says where it lies), or ``None`` for the profile's dataset. Classes come from the folder's
-    ``classes.json`` or the dataset's table, else ``n_classes`` must be given.
+    says where it lies), or ``None`` for the profile's dataset (see
+    :func:`segutils.data.source.open_source`). Classes come from the folder's ``classes.json``
+    or the dataset's table; without either, ``n_classes`` or else the largest ID in the
+    training masks sets their number.
     ``download=True`` fetches a named public dataset that is not on disk yet.
     """
-    from segutils.data import datasets
-    from segutils.data.folders import load_classes
-    from segutils.data.pipeline import make_dataset
+    from segutils.data.source import infer_n_classes, open_source
 
     p = profile
     size = tuple(image_size) if image_size else p.image_size
-    batch = int(batch_size or p.batch_size)
-    options = {"image_size": size, "batch_size": batch, "seed": seed}
-    name = p.dataset if data is None else str(data)
-    folder = Path(name).expanduser()
-    if folder.is_dir():
-        classes = load_classes(folder)
-        train = make_dataset(folder, "train", augment=augment, **options)
-        val = make_dataset(folder, "val", shuffle=False, **options)
-        source = str(folder)
-    elif name == datasets.SYNTHETIC or name in datasets.DATASETS:
-        classes = datasets.dataset_classes(name)
-        kw = {"profile": p} if name == datasets.SYNTHETIC else {"download": download}
-        train = datasets.load_dataset(name, data_root, "train", augment=augment,
-                                      progress=progress, **kw, **options)
-        kw.pop("download", None)
-        val = datasets.load_dataset(name, data_root, "val", shuffle=False, progress=progress,
-                                    **kw, **options)
-        source = name
-    else:
-        raise DatasetError(folder, "neither a folder nor a known dataset name",
-                           f"pass a dataset folder or one of {datasets.SYNTHETIC}, "
-                           f"{', '.join(datasets.DATASETS)}")
-    if classes is None and n_classes is None:
-        raise DatasetError(folder / "classes.json", "no class table, so the number of classes "
-                           "is unknown", "write a classes.json or pass --n-classes N")
-    count = int(n_classes) if n_classes is not None else classes.n_classes
+    options = {"image_size": size, "batch_size": int(batch_size or p.batch_size), "seed": seed}
+    src = open_source(data, data_root, profile=p, progress=progress, download=download)
+    pairs = src.pairs("train")
+    src.pairs("val")  # every file of both splits checked before anything is decoded
+    train = src.dataset("train", augment=augment, **options)
+    val = src.dataset("val", shuffle=False, **options)
+    classes = src.classes()
+    count = int(n_classes) if n_classes is not None else (
+        classes.n_classes if classes is not None else infer_n_classes(pairs))
     if classes is None:
         from segutils import viz
 
         classes = viz.default_classes(count)
-    return Data(train, val, classes, count, source)
+    source = src.label
+    return Data(train, val, classes, count, source, pairs)
+
+
+#: What ``class_weights=`` of :func:`train` and ``--class-weights`` accept by name.
+CLASS_WEIGHTS = ("none", "median_frequency")
+
+
+def class_weights(data: Data, method: str = "median_frequency", definition: str = "image"):
+    """Per-class loss weights computed from the training masks as stored (before any resize or
+    augmentation), or ``None`` for ``method="none"``.
+
+    ``"median_frequency"``: :func:`segutils.balancing.median_frequency_weights` with the
+    ``"image"`` frequency of Eigen & Fergus (SegNet's choice) or the ``"pixel"`` one.
+    """
+    if method not in CLASS_WEIGHTS:
+        raise ConfigError(f"unknown class weighting {method!r}; use one of "
+                          f"{', '.join(CLASS_WEIGHTS)}")
+    if method == "none":
+        return None
+    if not data.train_pairs:
+        raise ConfigError(f"{data.source}: no training files to count class frequencies on")
+    from segutils.balancing import class_statistics, median_frequency_weights
+    from segutils.data.io import read_mask
+
+    stats = class_statistics((read_mask(p.mask) for p in data.train_pairs), data.n_classes)
+    return median_frequency_weights(stats.frequencies(definition), list(data.classes.names))
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How to train a model on one dataset in one profile: every choice in one place, for the
+    notebooks and for ``python -m segutils train --recipe NAME``.
+
+    ``image_size`` is the size the model trains (and is run) at; scores are always taken on the
+    labels at their own size. ``measured`` says whether the figures of this recipe were
+    measured (``benchmarks/results/``) or are a plan.
+    """
+
+    dataset: str
+    model: str
+    image_size: tuple[int, int]
+    batch_size: int
+    epochs: int
+    augment: str | None = "light"
+    class_weights: str = "median_frequency"
+    learning_rate: float = 1e-3
+    steps_per_epoch: int | None = None
+    model_options: tuple[tuple[str, object], ...] = ()
+    measured: bool = False
+
+
+#: Named recipes, by profile. ``camvid``: U-Net from scratch at half resolution on two CPU
+#: cores (``cpu``, measured: benchmarks/results/camvid.md); at full size from an ImageNet VGG16
+#: encoder on a GPU (``gpu``, not measured here).
+RECIPES: dict[str, dict[str, Recipe]] = {
+    "camvid": {
+        "quick": Recipe("camvid", "unet", (48, 64), 4, 1, steps_per_epoch=3),
+        "cpu": Recipe("camvid", "unet", (180, 240), 8, 24, measured=True),
+        "gpu": Recipe("camvid", "vgg_unet", (360, 480), 8, 80, augment="medium",
+                      learning_rate=3e-4),
+    },
+}
+
+
+def recipe(name: str, profile=None) -> Recipe:
+    """The recipe ``name`` for ``profile`` (a Profile, its name, or None for the current one)."""
+    if name not in RECIPES:
+        raise ConfigError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
+    p = profile if isinstance(profile, config.Profile) else config.profile(profile)
+    return RECIPES[name][p.name]
 
 
 def _preview(data: Data, n: int = 4):
