@@ -254,4 +254,5 @@ from segutils.exercises import (  # noqa: E402,F401
     nb07,
     nb08,
     nb09,
+    nb10,
 )
