@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     source.add_arguments(parser, required=False)
     parser.add_argument("--recipe", default=None,
-                        help="a named recipe (camvid) that sets the dataset, model, image size, "
+                        help="a named recipe (camvid, oxford_iiit_pet) that sets the dataset, "
+                        "model, image size, "
                         "batch, epochs, augmentation and class weights of the profile; any "
                         "option given as well wins")
     parser.add_argument("--model", default=None,
