@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup course lab test lint notebooks student bench clean
+.PHONY: setup course lab test lint notebooks student bench camvid clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,17 @@ student: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/builtin_dataset.py
+
+# The CamVid benchmark on a CPU (about two hours on 2 cores): the camvid recipe with and without
+# class weights, FCN-8s, then their val scores. CamVid: SEGUTILS_CAMVID=DIR, else data/camvid.
+CAMVID_TRAIN = $(BIN)/python -m segutils train --data camvid --profile cpu --image-size 180 240 \
+	--batch-size 8 --augment light --epochs 24 --quiet --resume
+camvid: $(STAMP)
+	$(CAMVID_TRAIN) --model unet --class-weights median_frequency --out runs/cpu/camvid/unet
+	$(CAMVID_TRAIN) --model unet --class-weights none --out runs/cpu/camvid/unet_unweighted
+	$(CAMVID_TRAIN) --model fcn_staged --epochs 8 --class-weights median_frequency \
+		--out runs/cpu/camvid/fcn8_staged
+	$(BIN)/python benchmarks/camvid.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -119,3 +119,13 @@ def test_ci_runs_the_readme_test_command():
 def test_benchmark_results_are_json():
     for path in (ROOT / "benchmarks" / "results").glob("*.json"):
         json.loads(path.read_text())
+
+
+def test_real_data_notebook_is_committed_from_real_camvid():
+    """Notebook 10 falls back to a stand-in without CamVid; its committed outputs must not."""
+    nb = nbformat.read(ROOT / "notebooks" / "10_real_data.ipynb", as_version=4)
+    text = "\n".join(_output_text(o) for c in nb.cells for o in c.get("outputs", []))
+    assert "reading CamVid from" in text, (
+        "10_real_data.ipynb was executed on the stand-in: run it with SEGUTILS_CAMVID pointing "
+        "at CamVid (make notebooks SEGUTILS_CAMVID=DIR)")
+    assert "using a small stand-in" not in text

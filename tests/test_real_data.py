@@ -174,3 +174,17 @@ def test_every_recipe_names_a_registered_model_and_dataset():
         assert set(by_profile) == set(config.PROFILES)
         for r in by_profile.values():
             assert r.model in available() and r.dataset in datasets.DATASETS
+
+
+def test_one_dataset_can_be_placed_by_its_own_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.DATA_ENV, str(tmp_path / "all"))
+    assert datasets.default_root("camvid") == tmp_path / "all" / "camvid"
+    monkeypatch.setenv(datasets.root_variable("camvid"), str(tmp_path / "mine"))
+    assert datasets.root_variable("camvid") == "SEGUTILS_CAMVID"
+    assert datasets.default_root("camvid") == tmp_path / "mine"
+    assert datasets.default_root("voc2012") == tmp_path / "all" / "voc2012"  # others unmoved
+
+
+def test_the_old_load_dataset_path_says_where_it_went():
+    with pytest.raises(AttributeError, match="segutils.data.load_dataset"):
+        datasets.load_dataset  # noqa: B018

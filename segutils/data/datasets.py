@@ -195,11 +195,22 @@ def get_spec(name: str | DatasetSpec) -> DatasetSpec:
     return DATASETS[name]
 
 
+def root_variable(name: str | DatasetSpec) -> str:
+    """The environment variable that says where one dataset lies: ``SEGUTILS_CAMVID``, ..."""
+    return "SEGUTILS_" + get_spec(name).name.upper()
+
+
 def default_root(name: str | DatasetSpec) -> Path:
-    """``data/<name>`` of the course checkout (``$SEGUTILS_DATA/<name>`` when set)."""
+    """Where dataset ``name`` lies unless told otherwise: ``$SEGUTILS_<NAME>`` when set (for
+    example ``SEGUTILS_CAMVID=/mnt/datasets/camvid``, a copy that may be read-only), else
+    ``data_dir()/<name>`` (``$SEGUTILS_DATA/<name>``, else ``data/<name>`` of the course)."""
+    import os
+
     from segutils.config import data_dir
 
-    return data_dir() / get_spec(name).name
+    spec = get_spec(name)
+    own = os.environ.get(root_variable(spec))
+    return Path(own).expanduser() if own else data_dir() / spec.name
 
 
 def resolve_root(name: str | DatasetSpec, root: str | Path | None = None) -> Path:
