@@ -37,8 +37,8 @@ keras = config.import_quietly()
 
 from segutils.data import source  # noqa: E402
 from segutils.evaluate import evaluate, load_model  # noqa: E402
-from segutils.evaluate.commands import trained_size  # noqa: E402
 from segutils.train import callbacks as cb  # noqa: E402
+from segutils.train.run_folder import training_size  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: run folder (below --runs) -> what it is
@@ -88,7 +88,7 @@ def main() -> None:
         if not (run / cb.BEST).is_file():
             print(f"skipped {name}: no {run / cb.BEST}")
             continue
-        size = trained_size(run)
+        size = training_size(run)
         report = evaluate(load_model(run), val, classes, image_size=size)
         per_class = dict(zip(classes.names, (float(v) for v in report.scores["per_class_iou"]),
                              strict=True))

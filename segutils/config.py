@@ -53,6 +53,7 @@ class Profile:
     """
 
     name: str
+    _: dataclasses.KW_ONLY  # the numbers by name only: Profile("cpu", image_size=(128, 128), ...)
     image_size: tuple[int, int]
     n_images: int
     batch_size: int
@@ -68,11 +69,14 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     # CI: every notebook in seconds. Numbers are only smoke tests.
-    "quick": Profile("quick", (64, 64), 60, 8, 1, 3, 8),
+    "quick": Profile("quick", image_size=(64, 64), n_images=60, batch_size=8, epochs=1,
+                     steps_per_epoch=3, base_filters=8),
     # Two laptop cores: a model that visibly segments within minutes.
-    "cpu": Profile("cpu", (128, 128), 600, 8, 12, None, 16),
+    "cpu": Profile("cpu", image_size=(128, 128), n_images=600, batch_size=8, epochs=12,
+                   steps_per_epoch=None, base_filters=16),
     # A GPU: larger images, more data, longer training.
-    "gpu": Profile("gpu", (256, 256), 3000, 32, 40, None, 32, "oxford_iiit_pet"),
+    "gpu": Profile("gpu", image_size=(256, 256), n_images=3000, batch_size=32, epochs=40,
+                   steps_per_epoch=None, base_filters=32, dataset="oxford_iiit_pet"),
 }
 
 
@@ -99,13 +103,15 @@ def gpu_available() -> bool:
     return False
 
 
-def profile(name: str | None = None, *, has_gpu: bool | None = None) -> Profile:
-    """The profile of this run.
+def profile(name: str | Profile | None = None, *, has_gpu: bool | None = None) -> Profile:
+    """The profile of this run: the one place a profile or its name is resolved.
 
-    Order of precedence: the ``name`` argument, then the ``SEGUTILS_PROFILE`` environment
-    variable, then ``gpu`` when a GPU is visible (``has_gpu``, detected when ``None``), else
-    ``cpu``.
+    Order of precedence: the ``name`` argument (a :class:`Profile` is returned as it is, so any
+    function can take either), then the ``SEGUTILS_PROFILE`` environment variable, then ``gpu``
+    when a GPU is visible (``has_gpu``, detected when ``None``), else ``cpu``.
     """
+    if isinstance(name, Profile):
+        return name
     chosen = name or os.environ.get(PROFILE_ENV, "").strip().lower() or None
     if chosen is None:
         if has_gpu is None:

@@ -20,9 +20,8 @@ PALETTE = np.asarray(synthetic.CLASSES.colors, np.uint8)
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory) -> Path:
-    return synthetic.generate(tmp_path_factory.mktemp("cli") / "ds", n=10, size=(24, 32),
-                              seed=1, progress=False)
+def clean(builtin_dataset) -> Path:
+    return builtin_dataset(10, (24, 32), seed=1)
 
 
 @pytest.fixture

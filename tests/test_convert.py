@@ -17,17 +17,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
+from segutils.cli.convert import add_arguments as add_convert_arguments
+from segutils.cli.convert import run as main_convert
 from segutils.data import label_tables as T
 from segutils.data.classes import ClassInfo, colors_to_ids, ids_to_colors
-from segutils.data.convert import (
-    ColorMap,
-    SbdMat,
-    Source,
-    ValueMap,
-    add_convert_arguments,
-    convert_sources,
-    main_convert,
-)
+from segutils.data.convert import ColorMap, SbdMat, Source, ValueMap, convert_sources
 from segutils.data.datasets import DATASETS
 from segutils.data.io import read_mask
 from segutils.errors import DatasetError

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segutils.data import datasets
-from segutils.data.datasets import available, dataset_pairs, load_dataset
+from segutils.data import datasets, load_dataset
+from segutils.data.datasets import available, dataset_pairs
 from segutils.errors import DatasetError
 
 tf = pytest.importorskip("tensorflow")
@@ -361,7 +361,7 @@ def test_registry_records_checksums_only_where_known():
 def test_convert_command_writes_id_masks_for_every_split(tmp_path, capsys):
     import argparse
 
-    from segutils.data.convert import add_convert_arguments
+    from segutils.cli.convert import add_arguments as add_convert_arguments
     from segutils.data.io import read_mask
 
     labels = make_kitti(tmp_path)

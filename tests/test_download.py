@@ -22,15 +22,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segutils.data import datasets
+from segutils.cli.download import add_arguments as add_download_arguments
+from segutils.data import datasets, load_dataset
 from segutils.data.datasets import DATASETS, RemoteFile, available, dataset_pairs
-from segutils.data.download import (
-    DOWNLOADS,
-    add_download_arguments,
-    download,
-    fetch,
-    safe_extract,
-)
+from segutils.data.download import DOWNLOADS, download, fetch, safe_extract
 from segutils.errors import DatasetError
 
 
@@ -316,7 +311,7 @@ def test_command_line_and_load_dataset_download(server, tmp_path, monkeypatch, c
     args = parser.parse_args(["oxford_iiit_pet", "--root", str(tmp_path / "a"), "--quiet"])
     assert args.func(args) == 0
     assert "load_dataset('oxford_iiit_pet'" in capsys.readouterr().out
-    ds = datasets.load_dataset("oxford_iiit_pet", tmp_path / "b", "trainval", download=True,
+    ds = load_dataset("oxford_iiit_pet", tmp_path / "b", "trainval", download=True,
                                batch_size=2, progress=False)
     _, masks = next(ds.as_numpy_iterator())
     np.testing.assert_array_equal(masks[0], np.choose(TRIMAP - 1, [1, 0, 255]))

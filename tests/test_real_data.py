@@ -150,7 +150,8 @@ def test_median_frequency_weights_follow_eigen_and_fergus(camvid):
 
 
 def test_recipe_fills_only_what_is_not_given():
-    from segutils.train import command, runs
+    from segutils.cli import train as command
+    from segutils.train import runs
 
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)
@@ -188,3 +189,50 @@ def test_one_dataset_can_be_placed_by_its_own_variable(monkeypatch, tmp_path):
 def test_the_old_load_dataset_path_says_where_it_went():
     with pytest.raises(AttributeError, match="segutils.data.load_dataset"):
         datasets.load_dataset  # noqa: B018
+
+
+def _keras_segmentation_layout(root: Path, counts: dict[str, int]) -> Path:
+    """images_prepped_<split>/ + annotations_prepped_<split>/ (no val split), built-in scenes."""
+    from segutils.data import synthetic
+    from segutils.data.io import write_image
+
+    for s, (split, n) in enumerate(counts.items()):
+        for k in range(n):
+            image, mask = synthetic.render_scene((7, s, k), (24, 32))
+            write_image(root / f"images_prepped_{split}" / f"{split}_{k}.png", image)
+            write_mask(root / f"annotations_prepped_{split}" / f"{split}_{k}.png", mask)
+    return root
+
+
+def test_a_train_and_test_layout_trains_with_a_named_or_held_out_validation_split(tmp_path):
+    from segutils.train import runs
+
+    root = _keras_segmentation_layout(tmp_path / "ks", {"train": 5, "test": 2})
+    p = config.profile("quick")
+    with pytest.raises(DatasetError, match="val"):
+        runs.load_data(root, p)  # there is no val split to find
+    named = runs.load_data(root, p, val_split="test")
+    assert len(named.train_pairs) == 5
+    held = runs.load_data(root, p, val_split=0.4, seed=1)
+    src = source.open_source(root)
+    train, val = src.train_val_pairs(0.4, seed=1)
+    assert (len(train), len(val)) == (3, 2) and not {p.stem for p in train} & {p.stem for p in val}
+    assert {p.stem for p in train} | {p.stem for p in val} == {f"train_{k}" for k in range(5)}
+    assert [p.stem for p in held.train_pairs] == [p.stem for p in train]  # same seed, same split
+    assert src.train_val_pairs(0.4, seed=1) == (train, val)
+    for bad in (0.0, 1.0, 0.05, "train"):
+        with pytest.raises(DatasetError, match="hold out|cannot be the training split"):
+            src.train_val_pairs(bad)
+
+
+def test_val_split_argument_reads_names_and_fractions():
+    assert source.val_split_argument("test") == "test"
+    assert source.val_split_argument("0.1") == 0.1
+
+
+def test_visualize_takes_a_registered_name(camvid, tmp_path, capsys):
+    assert main(["visualize", "camvid", "--data-root", str(camvid), "--out", str(tmp_path / "v"),
+                 "--split", "val", "--n", "2"]) == 0
+    assert "Wrote 2 overlays" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "v").glob("val_*.png")) == \
+        ["val_Synth_val_0000.png", "val_Synth_val_0001.png"]

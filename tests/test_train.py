@@ -22,7 +22,7 @@ from segutils.errors import ConfigError, DatasetError, SegutilsError  # noqa: E4
 from segutils.models import unet_mini  # noqa: E402
 from segutils.train import callbacks as cb  # noqa: E402
 from segutils.train import hardware as hw  # noqa: E402
-from segutils.train import recipe, runs  # noqa: E402
+from segutils.train import recipe, run_folder, runs  # noqa: E402
 
 N_CLASSES = 3
 
@@ -198,7 +198,7 @@ def test_a_finished_run_is_not_trained_again_and_can_be_extended(tmp_path):
     with pytest.raises(SegutilsError, match="does not fit this model"):
         recipe.fit(wider, train, val, epochs=4, run_dir=tmp_path, verbose=0, tensorboard=False)
     (tmp_path / "notes.txt").write_text("mine")
-    recipe.clear_run(tmp_path)  # what resume=False does first
+    run_folder.clear_run(tmp_path)  # what resume=False does first
     assert cb.resume_point(tmp_path) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
@@ -296,11 +296,8 @@ def test_plot_history_from_a_dict_and_marks_sessions():
 # --- whole runs -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    from segutils.data import synthetic
-
-    return synthetic.generate(tmp_path_factory.mktemp("data") / "street", n=40, size=(32, 32),
-                              seed=3, progress=False)
+def tiny_folder(builtin_dataset):
+    return builtin_dataset(40, (32, 32), seed=3)
 
 
 def quick_run(folder, run_dir, model="unet_mini", epochs=2):
@@ -310,7 +307,7 @@ def quick_run(folder, run_dir, model="unet_mini", epochs=2):
                                         base_filters=4)
     config.seed_everything(7)
     data = runs.load_data(folder, p, seed=7)
-    return runs.train(model, data, profile=p, epochs=epochs, run_dir=run_dir, verbose=0,
+    return runs.train_model(model, data, profile=p, epochs=epochs, run_dir=run_dir, verbose=0,
                       tensorboard=False)
 
 

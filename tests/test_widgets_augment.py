@@ -1,4 +1,4 @@
-"""Tests of segutils.widgets_augment: drive the playground's controls and look at its pixels."""
+"""Tests of segutils.widgets.augment: drive the playground's controls and look at its pixels."""
 
 from __future__ import annotations
 
@@ -14,15 +14,14 @@ from segutils.errors import DatasetError
 
 pytest.importorskip("ipywidgets")
 pytest.importorskip("segutils.augment.compat")  # makes imgaug importable
-from segutils.widgets_augment import AugmentationPlayground, tile  # noqa: E402
+from segutils.widgets.augment import AugmentationPlayground, tile  # noqa: E402
 
 H, W = 40, 48
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory) -> Path:
-    return synthetic.generate(tmp_path_factory.mktemp("pg") / "ds", n=10, size=(H, W), seed=3,
-                              progress=False)
+def root(builtin_dataset) -> Path:
+    return builtin_dataset(10, (H, W), seed=3)
 
 
 def original(root: Path, stem: str = "street_00000"):
@@ -112,7 +111,7 @@ def test_picture_widget_and_tiles(root):
 
     assert isinstance(p.widget, w.VBox)
     bundle = p._repr_mimebundle_()
-    assert bundle["text/plain"].startswith("AugmentationPlayground(ds: 8 images")
+    assert bundle["text/plain"].startswith(f"AugmentationPlayground({root.name}: 8 images")
 
 
 def test_needs_a_class_table(root, tmp_path):

@@ -15,6 +15,7 @@ from segutils.data.classes import (  # noqa: F401
     colors_to_ids,
     ids_to_colors,
 )
-from segutils.data.datasets import available, load_dataset  # noqa: F401,E402
+from segutils.data.datasets import available  # noqa: F401,E402
 from segutils.data.folders import Pair, available_splits, find_pairs, load_classes  # noqa: F401
 from segutils.data.io import read_image, read_mask, write_image, write_mask  # noqa: F401
+from segutils.data.source import load_dataset, open_source  # noqa: F401,E402

@@ -1,8 +1,10 @@
-"""Public datasets by name: where to get them, how they lie on disk, their classes, and one call
-that loads any of them through the course's ``tf.data`` pipeline.
+"""Public datasets by name: where to get them, how they lie on disk, their classes and their
+(converted) files. :func:`segutils.data.load_dataset` (in :mod:`segutils.data.source`) loads any
+of them through the course's ``tf.data`` pipeline.
 
     DATASET = "oxford_iiit_pet"      # or "synthetic", "voc2012", "camvid", "cityscapes", ...
-    train = load_dataset(DATASET, split="train", image_size=(160, 160), batch_size=16)
+    train = segutils.data.load_dataset(DATASET, split="train", image_size=(160, 160),
+                                       batch_size=16)
 
 Every dataset comes out the same way as the built-in one: float images in [0, 1] and int32 masks
 of class IDs with 255 = ignore. Label files that do not already hold class IDs (trimaps, colours,
@@ -282,7 +284,8 @@ def dataset_classes(name: str, variant: str | None = None) -> ClassInfo:
     return spec.variants[_variant(spec, variant)]
 
 
-def _check_split(spec: DatasetSpec, split: str) -> None:
+def check_split(spec: DatasetSpec, split: str) -> None:
+    """Raise a clear error when ``split`` is not a labelled split of the dataset."""
     if split in spec.splits:
         return
     why = f": {spec.unlabelled[split]}" if split in spec.unlabelled else ""
@@ -340,7 +343,7 @@ def dataset_pairs(
     raised together. Converted masks go to ``cache_dir`` (default :func:`mask_cache`).
     """
     spec = get_spec(name)
-    _check_split(spec, split)
+    check_split(spec, split)
     variant = _variant(spec, variant)
     root = resolve_root(spec, root)
     sources = spec.sources(root, locate(spec, root), split, variant)
@@ -357,45 +360,6 @@ def dataset_pairs(
     return convert_sources(sources, cache, spec.variants[variant], progress=progress)
 
 
-def load_dataset(
-    name: str,
-    root: str | Path | None = None,
-    split: str = "train",
-    *,
-    variant: str | None = None,
-    download: bool = False,
-    progress: bool = True,
-    profile=None,
-    **pipeline_options,
-):
-    """Batches of (image, mask) of a named dataset, through the same pipeline as the built-in
-    dataset (:func:`segutils.data.pipeline.dataset_from_pairs`).
-
-    ``pipeline_options`` go to the pipeline: ``image_size``, ``batch_size``, ``shuffle``
-    (default: training splits only), ``seed``, ``cache``, ``repeat``, ``augment``, ... Real
-    datasets have images of many sizes: pass ``image_size`` (masks are resized with nearest
-    neighbour only). ``download=True`` fetches a missing dataset first. For ``"synthetic"``,
-    ``profile`` (default: the current profile) sets the size of the generated dataset.
-    """
-    if name == SYNTHETIC:
-        from segutils.data import synthetic
-        from segutils.data.pipeline import make_dataset
-
-        folder = synthetic.ensure_dataset(profile, root, progress=progress)
-        return make_dataset(folder, split, **pipeline_options)
-    spec = get_spec(name)
-    _check_split(spec, split)
-    if download and not available(spec, root):
-        from segutils.data.download import download as fetch
-
-        fetch(spec, root, progress=progress)
-    pairs = dataset_pairs(spec, root, split, variant=variant, progress=progress)
-    from segutils.data.pipeline import dataset_from_pairs
-
-    pipeline_options.setdefault("shuffle", split in TRAINING_SPLITS)
-    return dataset_from_pairs(pairs, name=f"{spec.name}/{split}", **pipeline_options)
-
-
 def describe(name: str) -> str:
     """A few lines about a dataset for a notebook: title, size, licence, classes, labels."""
     if name == SYNTHETIC:
@@ -407,3 +371,11 @@ def describe(name: str) -> str:
     for variant, classes in spec.variants.items():
         lines.append(f"  classes ({variant}): {', '.join(classes.names)}")
     return "\n".join(lines)
+
+
+def __getattr__(name):
+    if name == "load_dataset":  # it moved up a layer, beside the pipeline it feeds
+        raise AttributeError(
+            "segutils.data.datasets.load_dataset is now segutils.data.load_dataset (defined in "
+            "segutils.data.source): use `from segutils.data import load_dataset`")
+    raise AttributeError(f"module 'segutils.data.datasets' has no attribute {name!r}")

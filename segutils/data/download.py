@@ -19,7 +19,6 @@ Command line: ``python -m segutils download NAME [--root DIR] [--with sbd]``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -31,7 +30,6 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from segutils.data.convert import bullet_list
 from segutils.data.datasets import (
-    DATASETS,
     DatasetSpec,
     RemoteFile,
     available,
@@ -47,7 +45,7 @@ DOWNLOADS = "downloads"
 STAMPS = ".segutils"
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     print(message, flush=True)
 
 
@@ -80,7 +78,7 @@ def _cached(path: Path, remote: RemoteFile) -> bool:
 
 
 def _unverified(path: Path, sha256: str) -> None:
-    _say(f"SHA-256 of {path.name}: {sha256}\n  This file could not be verified: no published "
+    say(f"SHA-256 of {path.name}: {sha256}\n  This file could not be verified: no published "
          "checksum is recorded for it. Compare the hash with a trusted source if you can.")
 
 
@@ -125,7 +123,7 @@ def fetch(remote: RemoteFile, folder: str | Path, *, progress: bool = True) -> P
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / remote.filename
     if _cached(final, remote):
-        _say(f"{remote.filename}: already downloaded ({final})")
+        say(f"{remote.filename}: already downloaded ({final})")
         return final
     if final.is_file():  # placed by hand, or from a run before stamps existed
         actual = sha256sum(final)
@@ -295,7 +293,7 @@ def download(
                                    spec.manual.format(root=root, downloads=downloads))
             folder = root
         archive = fetch(remote, folder, progress=progress)
-        _say(f"Extracting {archive.name} into {root} ...")
+        say(f"Extracting {archive.name} into {root} ...")
         safe_extract(archive, root)
         stamp.parent.mkdir(exist_ok=True)
         stamp.write_text(json.dumps({"archive": remote.filename}) + "\n")
@@ -303,35 +301,5 @@ def download(
             archive.unlink()
             _stamp(archive).unlink(missing_ok=True)
     base = locate(spec, root)
-    _say(f"{spec.title} is ready in {base}")
+    say(f"{spec.title} is ready in {base}")
     return base
-
-
-# --- command line -------------------------------------------------------------------------------
-
-
-def add_download_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Arguments of ``python -m segutils download``; sets ``func`` to :func:`main_download`."""
-    parser.description = ("Download a public dataset, verify its SHA-256 and extract it safely. "
-                          "Run it again after an interruption: finished steps are skipped.")
-    parser.add_argument("name", choices=sorted(DATASETS), metavar="NAME",
-                        help=f"one of {', '.join(sorted(DATASETS))}")
-    parser.add_argument("--root", type=Path, default=None,
-                        help="folder for the dataset (default: data/NAME)")
-    parser.add_argument("--with", dest="extras", action="append", default=[], metavar="PART",
-                        help="an optional part, e.g. sbd for voc2012 (repeatable)")
-    parser.add_argument("--delete-archives", action="store_true",
-                        help="delete each archive once extracted (saves disk space)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=main_download)
-    return parser
-
-
-def main_download(args: argparse.Namespace) -> int:
-    """Run ``download``; prints where the dataset is and how to load it."""
-    base = download(args.name, args.root, extras=args.extras,
-                    keep_archives=not args.delete_archives, progress=not args.quiet)
-    root = f", root={str(args.root)!r}" if args.root is not None else ""
-    _say(f"Load it with: segutils.data.datasets.load_dataset({args.name!r}{root}, "
-         f"split='train', image_size=(H, W))  [{base}]")
-    return 0

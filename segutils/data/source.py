@@ -57,6 +57,30 @@ class DataSource:
             return datasets.dataset_classes(self.name)
         return load_classes(self.root)
 
+    def train_val_pairs(self, val_split: str | float = "val", seed: int = 0):
+        """(training pairs, validation pairs): the ``train`` split and the split named
+        ``val_split``, or, for a fraction such as ``0.1``, that share of ``train`` held out
+        (the same images for the same seed; the rest train). For datasets that ship without a
+        validation split, such as keras_segmentation's train + test layout."""
+        train = self.pairs("train")
+        if isinstance(val_split, str):
+            if val_split == "train":
+                raise DatasetError(self.root, "the validation split cannot be the training split",
+                                   "name another split (--val-split test) or a fraction (0.1)")
+            return train, self.pairs(val_split)
+        fraction = float(val_split)
+        n_val = round(fraction * len(train))
+        if not 0.0 < fraction < 1.0 or n_val < 1 or n_val >= len(train):
+            raise DatasetError(self.root, f"cannot hold out {val_split!r} of {len(train)} "
+                               "training images", "give a fraction between 0 and 1 that leaves "
+                               "at least one image on each side, e.g. 0.1")
+        import numpy as np
+
+        order = np.random.default_rng(seed).permutation(len(train))
+        held = set(order[:n_val].tolist())
+        return ([p for i, p in enumerate(train) if i not in held],
+                [p for i, p in enumerate(train) if i in held])
+
     def dataset(self, split: str, **options):
         """Batches of (image, mask) of ``split`` (options as in
         :func:`segutils.data.pipeline.dataset_from_pairs`)."""
@@ -64,6 +88,11 @@ class DataSource:
 
         options.setdefault("shuffle", split in datasets.TRAINING_SPLITS)
         return dataset_from_pairs(self.pairs(split), name=f"{self.label}/{split}", **options)
+
+
+def is_dataset_name(text: str | Path | None) -> bool:
+    """Whether ``text`` names a registered dataset (or the built-in one) rather than a folder."""
+    return str(text) == datasets.SYNTHETIC or str(text) in datasets.DATASETS
 
 
 def open_source(data: str | Path | None, data_root: str | Path | None = None, *,
@@ -78,7 +107,7 @@ def open_source(data: str | Path | None, data_root: str | Path | None = None, *,
     from segutils import config
 
     def resolved():  # only when needed: choosing a profile may detect the GPU (slow import)
-        return profile if isinstance(profile, config.Profile) else config.profile(profile)
+        return config.profile(profile)
 
     text = resolved().dataset if data is None else str(data)
     if text == datasets.SYNTHETIC:
@@ -103,6 +132,45 @@ def open_source(data: str | Path | None, data_root: str | Path | None = None, *,
     raise DatasetError(folder, "neither a folder nor a known dataset name",
                        f"pass a dataset folder or one of {datasets.SYNTHETIC}, "
                        f"{', '.join(datasets.DATASETS)}")
+
+
+def load_dataset(
+    name: str,
+    root: str | Path | None = None,
+    split: str = "train",
+    *,
+    variant: str | None = None,
+    download: bool = False,
+    progress: bool = True,
+    profile=None,
+    **pipeline_options,
+):
+    """Batches of (image, mask) of a named dataset, through the same pipeline as the built-in
+    dataset (:func:`segutils.data.pipeline.dataset_from_pairs`).
+
+    ``pipeline_options`` go to the pipeline: ``image_size``, ``batch_size``, ``shuffle``
+    (default: training splits only), ``seed``, ``cache``, ``repeat``, ``augment``, ... Real
+    datasets have images of many sizes: pass ``image_size`` (masks are resized with nearest
+    neighbour only). ``download=True`` fetches a missing dataset first. For ``"synthetic"``,
+    ``profile`` (default: the current profile) sets the size of the generated dataset.
+    """
+    if name == datasets.SYNTHETIC:
+        from segutils.data import synthetic
+        from segutils.data.pipeline import make_dataset
+
+        folder = synthetic.ensure_dataset(profile, root, progress=progress)
+        return make_dataset(folder, split, **pipeline_options)
+    spec = datasets.get_spec(name)
+    datasets.check_split(spec, split)
+    if download and not datasets.available(spec, root):
+        from segutils.data.download import download as fetch
+
+        fetch(spec, root, progress=progress)
+    pairs = datasets.dataset_pairs(spec, root, split, variant=variant, progress=progress)
+    from segutils.data.pipeline import dataset_from_pairs
+
+    pipeline_options.setdefault("shuffle", split in datasets.TRAINING_SPLITS)
+    return dataset_from_pairs(pairs, name=f"{spec.name}/{split}", **pipeline_options)
 
 
 def infer_n_classes(pairs: list[Pair]) -> int:
@@ -149,6 +217,14 @@ def add_arguments(parser, *, positional: bool = False, required: bool = True,
         parser.add_argument("--n-classes", type=int, default=None,
                             help="number of classes, when the data has no class table (train "
                             "infers it from the largest ID in the masks)")
+
+
+def val_split_argument(text: str) -> str | float:
+    """``--val-split``: a split name (``val``, ``test``) or a fraction of train (``0.1``)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def from_args(args, *, profile=None) -> DataSource:

@@ -13,7 +13,7 @@ Modules: :mod:`~segutils.evaluate.report` (evaluate, EvaluationReport),
 model runs, so reading a saved report needs no TensorFlow.
 """
 
-from segutils.evaluate.deploy import export, latency, load_model, register_custom_objects
+from segutils.evaluate.deploy import export, latency, load_model
 from segutils.evaluate.plots import (
     error_map,
     normalise_confusion,
@@ -29,12 +29,12 @@ from segutils.evaluate.predict import (
     predict_logits,
     predict_mask,
 )
-from segutils.evaluate.report import EvaluationReport, FailureCase, evaluate, image_mean_iou
+from segutils.evaluate.report import EvaluationReport, FailureCase, evaluate
 
 __all__ = [
     "EvaluationReport", "FailureCase", "Prediction", "error_map", "evaluate", "export",
     "find_images",
-    "image_mean_iou", "latency", "load_model", "model_input_size", "normalise_confusion",
+    "latency", "load_model", "model_input_size", "normalise_confusion",
     "plot_confusion_matrix", "plot_per_class_iou", "plot_worst", "predict", "predict_logits",
-    "predict_mask", "register_custom_objects",
+    "predict_mask",
 ]

@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import statistics
 import time
 from collections.abc import Sequence
@@ -22,53 +20,20 @@ from pathlib import Path
 
 import numpy as np
 
-from segutils.errors import DatasetError
-
-#: Modules whose import registers serializable classes (the models package is walked too).
-REGISTERING_MODULES = ("segutils.upsampling", "segutils.losses", "segutils.keras_metrics")
-
-
-def register_custom_objects() -> None:
-    """Import every segutils module that registers Keras classes, so ``.keras`` files reload."""
-    import segutils.models as models
-
-    for info in pkgutil.iter_modules(models.__path__):
-        importlib.import_module(f"segutils.models.{info.name}")
-    for name in REGISTERING_MODULES:
-        importlib.import_module(name)
-
 
 def load_model(path: str | Path, *, compile: bool = False):
-    """Load a ``.keras`` model; a run folder holding ``best.keras`` works too.
+    """Load a ``.keras`` model (a run folder holding ``best.keras`` works too) for prediction.
 
-    ``compile=False`` (default) skips restoring the optimizer, loss and metrics: evaluation and
-    prediction need only the weights, and it loads faster.
+    :func:`segutils.train.load_model` with ``compile=False`` by default: evaluation and
+    prediction need only the weights, and the model loads faster without its optimizer, loss
+    and metrics.
     """
     from segutils.config import import_quietly
 
-    keras = import_quietly()
-    path = Path(path)
-    if path.is_dir() and (path / "best.keras").is_file():
-        path = path / "best.keras"
-    if not path.exists():
-        raise DatasetError(path, "model file not found",
-                           "check the path; training writes runs/<profile>/<model>/best.keras "
-                           "(python -m segutils train, or notebook 08)")
-    if path.is_dir() or path.suffix != ".keras":
-        what = "a folder without best.keras" if path.is_dir() else f"a {path.suffix or 'bare'} file"
-        raise DatasetError(path, f"not a .keras model file ({what})",
-                           "pass the .keras file that model.save('name.keras') wrote; an old "
-                           ".h5 model can be loaded in Keras and saved again as .keras")
-    register_custom_objects()
-    try:
-        return keras.models.load_model(path, compile=compile)
-    except (ValueError, TypeError, OSError, KeyError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DatasetError(path, f"the model cannot be loaded ({first})",
-                           "check that the file is a complete .keras file (an interrupted save "
-                           "leaves a broken one; use last.keras or train again) and that it was "
-                           "written by a model built from segutils or plain Keras layers"
-                           ) from err
+    import_quietly()  # before Keras loads: no TensorFlow start-up lines
+    from segutils.train.recipe import load_model as load
+
+    return load(path, compile=compile)
 
 
 def _shape(model, input_shape: Sequence[int]) -> tuple[int, int, int]:

@@ -210,12 +210,6 @@ class EvaluationReport:
         return plot_worst(self, **kwargs)
 
 
-def image_mean_iou(mask: np.ndarray, prediction: np.ndarray, n_classes: int,
-                   ignore_index: int = IGNORE_INDEX) -> float:
-    """Mean IoU of one image (NaN when all its pixels are ignored)."""
-    return scores(confusion_matrix(mask, prediction, n_classes, ignore_index))["mean_iou"]
-
-
 def _batches(dataset, batch_size: int) -> Iterable[tuple[np.ndarray, np.ndarray]]:
     """(images, masks (B, H, W)) NumPy batches from a tf.data.Dataset, an iterable of batches,
     or a pair of arrays (images, masks) cut into batches."""

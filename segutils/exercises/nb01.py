@@ -10,7 +10,7 @@ from segutils.data.classes import (
     class_pixel_counts,
     colors_to_ids,
 )
-from segutils.exercises import Case, Mistake, close_arrays, exact_arrays, exercise
+from segutils.exercises.core import Case, Mistake, close_arrays, exact_arrays, exercise
 
 # --- notebook 01: masks and classes ----------------------------------------------------------
 

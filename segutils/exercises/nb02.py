@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from segutils.data.classes import IGNORE_INDEX, class_pixel_counts
-from segutils.exercises import Case, Mistake, exact_arrays, exercise
+from segutils.exercises.core import Case, Mistake, exact_arrays, exercise
 from segutils.validate import class_presence, fix_binary_mask
 
 # --- 02.1: repair a 0/255 mask ------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from segutils.augment.core import crop_pair, decode_mask
-from segutils.exercises import Case, Mistake, exact_arrays, exercise
+from segutils.exercises.core import Case, Mistake, exact_arrays, exercise
 
 # segutils.augment.core loads imgaug only when an augmenter is built, so importing these
 # exercises stays quick.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from segutils.exercises import Case, Mistake, exact_arrays, exercise
+from segutils.exercises.core import Case, Mistake, exact_arrays, exercise
 
 # The references live in segutils.models, which imports Keras (and so TensorFlow). They are
 # imported on first use, so that importing segutils.exercises stays fast and silent.

@@ -8,7 +8,7 @@ import numpy as np
 
 from segutils.balancing import class_statistics, median_frequency_weights
 from segutils.data.classes import IGNORE_INDEX
-from segutils.exercises import Case, Mistake, close_arrays, exercise
+from segutils.exercises.core import Case, Mistake, close_arrays, exercise
 
 
 def _close_or_both_non_finite(atol: float):

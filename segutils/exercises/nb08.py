@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from segutils.exercises import Case, Mistake, close_arrays, exercise
+from segutils.exercises.core import Case, Mistake, close_arrays, exercise
 
 # --- 08.1: cosine schedule with warm-up ----------------------------------------------------------
 

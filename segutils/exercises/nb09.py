@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from segutils.data.classes import IGNORE_INDEX
-from segutils.exercises import Case, Mistake, close_arrays, exercise
+from segutils.exercises.core import Case, Mistake, close_arrays, exercise
 from segutils.metrics import confusion_matrix, scores
 
 

@@ -12,13 +12,15 @@ The usual run, as notebook 08 and ``python -m segutils train`` do it::
 
 Rerunning the same ``fit`` after a crash, a kill or a Colab disconnect resumes from the last
 completed epoch (weights and optimizer state), keeps ``history.csv`` whole and never replaces
-``best.keras`` with a worse model. See :mod:`segutils.train.callbacks` for the files of a run.
+``best.keras`` with a worse model. See :mod:`segutils.train.run_folder` for the files of a run.
 
 Modules: :mod:`~segutils.train.hardware` (devices, precision, XLA, distribution,
-out-of-memory advice), :mod:`~segutils.train.callbacks`, :mod:`~segutils.train.recipe`
-(compile, fit, report, plots), :mod:`~segutils.train.runs` (whole runs by name, staged FCN),
-:mod:`~segutils.train.command` (the CLI). Names load on first use, so that importing the
-command-line parser does not import Keras.
+out-of-memory advice), :mod:`~segutils.train.run_folder` (the files of a run),
+:mod:`~segutils.train.callbacks` (what writes them), :mod:`~segutils.train.recipe` (compile,
+fit, report, plots, the model loader), :mod:`~segutils.train.runs` (whole runs by name, recipes,
+staged FCN),
+and :mod:`segutils.cli.train` (the command line). Names load on first use, so that importing
+the command-line parser does not import Keras.
 """
 
 import importlib
@@ -30,14 +32,17 @@ _EXPORTS = {
     "detect_devices": "hardware", "explain_oom": "hardware", "setup": "hardware",
     "AtomicBackupAndRestore": "callbacks", "Checkpoints": "callbacks",
     "CosineSchedule": "callbacks", "HistoryCSV": "callbacks", "PredictionImages": "callbacks",
-    "StopOnNaN": "callbacks", "TrainingDiverged": "callbacks", "read_history": "callbacks",
-    "resume_point": "callbacks",
-    "TrainingReport": "recipe", "clear_run": "recipe", "compile_model": "recipe",
-    "fit": "recipe", "load_model": "recipe", "load_report": "recipe", "plot_history": "recipe",
-    "Data": "runs", "default_run_dir": "runs", "load_data": "runs", "train": "runs",
-    "train_fcn_staged": "runs",
+    "StopOnNaN": "callbacks", "TrainingDiverged": "callbacks",
+    "read_history": "run_folder", "resume_point": "run_folder", "clear_run": "run_folder",
+    "default_run_dir": "run_folder", "existing_run": "run_folder",
+    "training_size": "run_folder",
+    "TrainingReport": "recipe", "compile_model": "recipe",
+    "fit": "recipe", "load_model": "recipe", "plot_history": "recipe",
+    "Data": "runs", "Recipe": "runs", "class_weights": "runs",
+    "load_data": "runs", "recipe": "runs", "train_model": "runs", "train_fcn_staged": "runs",
+    "register_custom_objects": "recipe",
 }
-_SUBMODULES = {"callbacks", "command", "hardware", "recipe", "runs"}
+_SUBMODULES = {"callbacks", "hardware", "recipe", "run_folder", "runs"}
 
 __all__ = sorted(_EXPORTS)
 
@@ -47,6 +52,9 @@ def __getattr__(name):
         return getattr(importlib.import_module(f"segutils.train.{_EXPORTS[name]}"), name)
     if name in _SUBMODULES:
         return importlib.import_module(f"segutils.train.{name}")
+    if name == "train":  # renamed: the package and the function shared one name
+        raise AttributeError("segutils.train.train is now segutils.train.train_model "
+                             "(same arguments)")
     raise AttributeError(f"module 'segutils.train' has no attribute {name!r}")
 
 

@@ -1,20 +1,9 @@
 """Callbacks that make a training run survive interruptions and explain itself.
 
-A run directory holds everything about one run, so that it can be copied, inspected, or
-resumed after Colab disconnects or the process is killed::
-
-    run_dir/
-      best.keras      the model of the epoch with the best validation score (reloads as is)
-      best.json       which epoch that was and its score
-      last.keras      the model when training ended (the "final model")
-      history.csv     one row per completed epoch, kept across resumed sessions
-      report.json     the summary written by segutils.train.fit
-      backup/         BackupAndRestore's state: weights + optimizer + epoch, written every epoch
-      progress.json   the epoch and batch running now (updated about once a second)
-      logs/           TensorBoard event files (scalars and prediction pictures)
-
-Every file is written to a temporary name first and then renamed: a rename is atomic, so a
-kill at any moment leaves the previous complete file, never a half-written one.
+They write the run folder that :mod:`segutils.train.run_folder` describes: the best and last
+models, the history, the backup to resume from, progress and TensorBoard logs, every file
+atomically (a temporary name, then a rename), so a kill at any moment leaves the previous
+complete file, never a half-written one.
 """
 
 from __future__ import annotations
@@ -22,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import time
 import warnings
 from pathlib import Path
@@ -31,70 +19,26 @@ import keras
 import numpy as np
 
 from segutils.errors import SegutilsError
-
-BEST, BEST_INFO, LAST = "best.keras", "best.json", "last.keras"
-HISTORY, REPORT, PROGRESS = "history.csv", "report.json", "progress.json"
-BACKUP, LOGS = "backup", "logs"
-#: The input the model was trained on (image size, batch): ``evaluate`` and ``predict`` run the
-#: model at that size by default.
-TRAINING = "training.json"
+from segutils.train.run_folder import (  # noqa: F401  (the run folder's names, used as cb.*)
+    BACKUP,
+    BEST,
+    BEST_INFO,
+    HISTORY,
+    LAST,
+    LOGS,
+    PROGRESS,
+    REPORT,
+    TRAINING,
+    read_history,
+    replace,
+    resume_point,
+    save_model,
+    write_json,
+)
 
 
 class TrainingDiverged(SegutilsError):
     """The loss became NaN or infinite: training stopped before saving the broken weights."""
-
-
-def _replace(tmp: Path, final: Path) -> None:
-    os.replace(tmp, final)  # atomic on POSIX and Windows when both lie in one folder
-
-
-def write_json(path: Path, data) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2, default=_plain) + "\n")
-    _replace(tmp, path)
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-def save_model(model: keras.Model, path: Path) -> None:
-    """``model.save`` atomically: a kill during the write leaves the previous file intact."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial.keras")  # Keras insists on the .keras suffix
-    model.save(tmp)
-    _replace(tmp, path)
-
-
-def read_history(path: Path) -> list[dict]:
-    """Rows of a ``history.csv`` as dicts of floats (``epoch`` and ``session`` as ints)."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    out = []
-    for row in rows:
-        parsed = {k: (float(v) if v not in ("", None) else math.nan) for k, v in row.items()}
-        parsed["epoch"] = int(parsed["epoch"])
-        parsed["session"] = int(parsed.get("session", 0))
-        out.append(parsed)
-    return out
-
-
-def resume_point(run_dir: Path) -> int:
-    """Number of completed epochs recorded by the backup of ``run_dir`` (0 when none)."""
-    meta = Path(run_dir) / BACKUP / "training_metadata.json"
-    try:
-        return int(json.loads(meta.read_text())["epoch"])
-    except (OSError, ValueError, KeyError):
-        return 0
 
 
 def _as_float(value) -> float:
@@ -156,7 +100,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         weights = Path(self._weights_path)
         tmp = weights.with_name(".partial.weights.h5")
         self.model.save_weights(tmp, overwrite=True)
-        _replace(tmp, weights)
+        replace(tmp, weights)
         write_json(Path(self._training_metadata_path),
                    {"epoch": self._current_epoch, "batch": self._last_batch_seen})
 
@@ -244,7 +188,7 @@ class HistoryCSV(keras.callbacks.Callback):
             writer = csv.DictWriter(fh, columns, restval="")
             writer.writeheader()
             writer.writerows(self.rows)
-        _replace(tmp, self.path)
+        replace(tmp, self.path)
 
 
 class Progress(keras.callbacks.Callback):

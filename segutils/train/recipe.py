@@ -8,9 +8,7 @@ collected once so that notebooks and the command line do the same thing.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -20,8 +18,9 @@ import keras
 import numpy as np
 
 from segutils.data.classes import CLASSES_FILE
-from segutils.errors import ConfigError, SegutilsError
+from segutils.errors import ConfigError, DatasetError, SegutilsError
 from segutils.train import callbacks as cb
+from segutils.train import run_folder
 from segutils.train.hardware import choose_jit, detect_devices, explain_oom
 
 MONITOR = "val_mean_iou"
@@ -118,16 +117,6 @@ class TrainingReport:
                 f"{self.seconds:.0f} s this session{speed}\n  files in {self.run_dir}")
 
 
-def clear_run(run_dir: str | Path) -> None:
-    """Delete what a previous run left in ``run_dir`` (only the files segutils writes)."""
-    run_dir = Path(run_dir)
-    for name in (cb.BEST, cb.BEST_INFO, cb.LAST, cb.HISTORY, cb.REPORT, cb.PROGRESS,
-                 cb.TRAINING):
-        (run_dir / name).unlink(missing_ok=True)
-    for name in (cb.BACKUP, cb.LOGS):
-        shutil.rmtree(run_dir / name, ignore_errors=True)
-
-
 def _check_finite(dataset, what: str) -> None:
     cardinality = getattr(dataset, "cardinality", None)
     if cardinality is None:
@@ -197,7 +186,7 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, run_dir: str | Pat
         raise ConfigError("compile the model first (segutils.train.compile_model)")
     run_dir = Path(run_dir)
     if not resume:
-        clear_run(run_dir)
+        run_folder.clear_run(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_finite(val_ds, "validation")
     if classes is not None:
@@ -275,30 +264,54 @@ def _report(model, run_dir, epochs, initial, checkpoints, history_cb, monitor, s
         history=history)
 
 
+#: Modules whose import registers serializable classes (the models package is walked too).
+REGISTERING_MODULES = ("segutils.upsampling", "segutils.losses", "segutils.metrics.streaming")
+
+
+def register_custom_objects() -> None:
+    """Import every segutils module that registers Keras classes, so ``.keras`` files reload."""
+    import importlib
+    import pkgutil
+
+    import segutils.models as models
+
+    for info in pkgutil.iter_modules(models.__path__):
+        importlib.import_module(f"segutils.models.{info.name}")
+    for name in REGISTERING_MODULES:
+        importlib.import_module(name)
+
+
 def load_model(path: str | Path, compile: bool = True) -> keras.Model:
-    """Load a ``.keras`` file written by a run (``best.keras``, ``last.keras``).
+    """Load a ``.keras`` file written by a run (``best.keras``, ``last.keras``), or the
+    ``best.keras`` of a run folder: the one model loader of segutils.
 
     Imports the modules that register segutils' layers, losses and metrics first, so the model
-    comes back compiled (ready for ``evaluate`` or more ``fit``) without ``custom_objects``.
+    comes back compiled (ready for ``evaluate`` or more ``fit``) without ``custom_objects``
+    (``compile=False`` skips the optimizer, loss and metrics). The usual failures become errors
+    that name the file and the fix.
     """
-    import segutils.keras_metrics  # noqa: F401  (registers MeanIoU, ClassIoU)
-    import segutils.losses  # noqa: F401
-    import segutils.models  # noqa: F401  (registers the models' layers)
-
     path = Path(path)
-    if not path.is_file():
-        raise SegutilsError(f"{path}: no such model file; train first (segutils.train.fit or "
-                            "python -m segutils train), or check the run folder")
-    return keras.models.load_model(path, compile=compile)
-
-
-def load_report(run_dir: str | Path) -> dict:
-    """The ``report.json`` of a run as a dict (raises a clear error when the run is unfinished)."""
-    path = Path(run_dir) / cb.REPORT
-    if not path.is_file():
-        raise SegutilsError(f"{path}: no report; the run has not finished a session yet "
-                            "(train it with segutils.train.fit or python -m segutils train)")
-    return json.loads(path.read_text())
+    if path.is_dir() and (path / cb.BEST).is_file():
+        path = path / cb.BEST
+    if not path.exists():
+        raise DatasetError(path, "model file not found",
+                           "check the path; training writes runs/<profile>/<model>/best.keras "
+                           "(python -m segutils train, or notebook 08)")
+    if path.is_dir() or path.suffix != ".keras":
+        what = "a folder without best.keras" if path.is_dir() else f"a {path.suffix or 'bare'} file"
+        raise DatasetError(path, f"not a .keras model file ({what})",
+                           "pass the .keras file that model.save('name.keras') wrote; an old "
+                           ".h5 model can be loaded in Keras and saved again as .keras")
+    register_custom_objects()
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except (ValueError, TypeError, OSError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DatasetError(path, f"the model cannot be loaded ({first})",
+                           "check that the file is a complete .keras file (an interrupted save "
+                           "leaves a broken one; use last.keras or train again) and that it was "
+                           "written by a model built from segutils or plain Keras layers"
+                           ) from err
 
 
 def plot_history(source, metrics: Sequence[str] = ("loss", "mean_iou"), *, title: str = ""):

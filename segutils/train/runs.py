@@ -1,6 +1,6 @@
 """Whole runs from names: a dataset and a model name in, a run directory out.
 
-:func:`train` is what ``python -m segutils train`` calls, and what a notebook calls to train a
+:func:`train_model` is what ``python -m segutils train`` calls, and what a notebook calls to train a
 course model in one line; :func:`train_fcn_staged` trains FCN-32s, then FCN-16s from it, then
 FCN-8s from that, as the FCN paper did, each stage in its own run directory (so each stage
 resumes on its own after an interruption).
@@ -15,6 +15,7 @@ from pathlib import Path
 from segutils import config
 from segutils.errors import ConfigError
 from segutils.train import callbacks as cb
+from segutils.train import run_folder
 from segutils.train.recipe import TrainingReport, compile_model, fit
 
 #: The stages of FCN training, coarse to fine.
@@ -34,17 +35,10 @@ class Data:
     train_pairs: list = dataclasses.field(default_factory=list, repr=False)
 
 
-def default_run_dir(model_name: str, profile=None, recipe: str | None = None) -> Path:
-    """``config.runs_dir() / <profile> / [<recipe> /] <model>``: where notebooks and the CLI
-    put a run."""
-    p = profile if isinstance(profile, config.Profile) else config.profile(profile)
-    return config.runs_dir() / p.name / (recipe or "") / model_name
-
-
 def load_data(data: str | Path | None, profile, *, image_size=None, batch_size=None,
               n_classes: int | None = None, augment=None, seed: int = config.DEFAULT_SEED,
               data_root: str | Path | None = None, download: bool = False,
-              progress: bool = True) -> Data:
+              val_split: str | float = "val", progress: bool = True) -> Data:
     """Train and val batches from a folder (``train/``, ``val/`` splits) or a dataset name.
 
     ``data`` is a folder in any layout :mod:`segutils.data.folders` reads, a name known to
@@ -53,18 +47,23 @@ def load_data(data: str | Path | None, profile, *, image_size=None, batch_size=N
     :func:`segutils.data.source.open_source`). Classes come from the folder's ``classes.json``
     or the dataset's table; without either, ``n_classes`` or else the largest ID in the
     training masks sets their number.
-    ``download=True`` fetches a named public dataset that is not on disk yet.
+    ``download=True`` fetches a named public dataset that is not on disk yet. ``val_split``
+    names the validation split, or holds out that fraction of ``train`` (``0.1``), for datasets
+    without one.
     """
+    from segutils.data.pipeline import dataset_from_pairs
     from segutils.data.source import infer_n_classes, open_source
 
     p = profile
     size = tuple(image_size) if image_size else p.image_size
     options = {"image_size": size, "batch_size": int(batch_size or p.batch_size), "seed": seed}
     src = open_source(data, data_root, profile=p, progress=progress, download=download)
-    pairs = src.pairs("train")
-    src.pairs("val")  # every file of both splits checked before anything is decoded
-    train = src.dataset("train", augment=augment, **options)
-    val = src.dataset("val", shuffle=False, **options)
+    # every file of both splits is checked before anything is decoded
+    pairs, val_pairs = src.train_val_pairs(val_split, seed=seed)
+    train = dataset_from_pairs(pairs, augment=augment, shuffle=True, name=f"{src.label}/train",
+                               **options)
+    val = dataset_from_pairs(val_pairs, shuffle=False, name=f"{src.label}/val ({val_split})",
+                             **options)
     classes = src.classes()
     count = int(n_classes) if n_classes is not None else (
         classes.n_classes if classes is not None else infer_n_classes(pairs))
@@ -76,7 +75,7 @@ def load_data(data: str | Path | None, profile, *, image_size=None, batch_size=N
     return Data(train, val, classes, count, source, pairs)
 
 
-#: What ``class_weights=`` of :func:`train` and ``--class-weights`` accept by name.
+#: What ``class_weights=`` of :func:`train_model` and ``--class-weights`` accept by name.
 CLASS_WEIGHTS = ("none", "median_frequency")
 
 
@@ -149,7 +148,7 @@ def recipe(name: str, profile=None) -> Recipe:
     """The recipe ``name`` for ``profile`` (a Profile, its name, or None for the current one)."""
     if name not in RECIPES:
         raise ConfigError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
-    p = profile if isinstance(profile, config.Profile) else config.profile(profile)
+    p = config.profile(profile)
     return RECIPES[name][p.name]
 
 
@@ -160,7 +159,7 @@ def _preview(data: Data, n: int = 4):
     return images[:n], masks[:n]
 
 
-def train(model_name: str, data: Data, *, profile=None, epochs: int | None = None,
+def train_model(model_name: str, data: Data, *, profile=None, epochs: int | None = None,
           run_dir: str | Path | None = None, resume: bool = True, learning_rate: float = 1e-3,
           class_weights=None, model_options: dict | None = None, init_from=None,
           accelerator=None, **fit_options) -> TrainingReport:
@@ -173,9 +172,9 @@ def train(model_name: str, data: Data, *, profile=None, epochs: int | None = Non
     """
     from segutils.models import registry
 
-    p = profile if isinstance(profile, config.Profile) else config.profile(profile)
+    p = config.profile(profile)
     epochs = int(epochs if epochs is not None else p.epochs)
-    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(model_name, p)
+    run_dir = Path(run_dir) if run_dir is not None else run_folder.default_run_dir(model_name, p)
     scope = accelerator.scope() if accelerator is not None else _nullscope()
     with scope:
         model = registry.build(model_name, data.n_classes, profile=p, **(model_options or {}))
@@ -227,7 +226,7 @@ def train_fcn_staged(data: Data, *, profile=None, epochs: int | Sequence[int] | 
     ``runs_root/<stage>`` (default ``config.runs_dir()/<profile>/``), so the last stage is an
     ordinary ``fcn8`` run. With ``resume=True`` a finished stage is not trained again.
     """
-    p = profile if isinstance(profile, config.Profile) else config.profile(profile)
+    p = config.profile(profile)
     if epochs is None:
         epochs = max(1, p.epochs // 3)
     per_stage = [int(epochs)] * 3 if isinstance(epochs, int) else [int(e) for e in epochs]
@@ -236,7 +235,7 @@ def train_fcn_staged(data: Data, *, profile=None, epochs: int | Sequence[int] | 
     root = Path(runs_root) if runs_root is not None else config.runs_dir() / p.name
     reports, previous = {}, None
     for stage, n, lr in zip(FCN_STAGES, per_stage, learning_rates, strict=True):
-        reports[stage] = train(stage, data, profile=p, epochs=n, run_dir=root / stage,
+        reports[stage] = train_model(stage, data, profile=p, epochs=n, run_dir=root / stage,
                                resume=resume, learning_rate=lr, init_from=previous,
                                **train_options)
         previous = root / stage / cb.BEST

@@ -5,10 +5,8 @@ The matrix is accumulated over a whole dataset before any score is taken: averag
 scores gives a different (wrong) number. Classes that appear neither in the truth nor in the
 predictions have an undefined IoU (NaN) and are left out of the means, not counted as 0.
 
-The streaming Keras metrics for ``model.compile`` -- :class:`MeanIoU` (the same mean IoU,
-accumulated batch by batch) and :class:`ClassIoU` (one class) -- are defined in
-:mod:`segutils.keras_metrics` and load on first use (``from segutils.metrics import MeanIoU``),
-so that the NumPy functions here stay usable without importing Keras.
+The streaming Keras metrics for ``model.compile`` live beside this module, in
+:mod:`segutils.metrics.streaming`.
 """
 
 from __future__ import annotations
@@ -17,21 +15,7 @@ import numpy as np
 
 from segutils.data.classes import IGNORE_INDEX
 
-__all__ = ["confusion_matrix", "scores"]  # plus MeanIoU, ClassIoU (lazy, below)
-
-_KERAS_METRICS = {"MeanIoU", "ClassIoU"}
-
-
-def __getattr__(name):
-    if name in _KERAS_METRICS:
-        from segutils import keras_metrics
-
-        return getattr(keras_metrics, name)
-    raise AttributeError(f"module 'segutils.metrics' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | _KERAS_METRICS)
+__all__ = ["confusion_matrix", "scores"]
 
 
 def confusion_matrix(

@@ -15,15 +15,23 @@ from segutils.errors import ConfigError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from segutils.data import source
 
+    parser.description = ("Train a course model on a dataset folder or a named dataset, writing "
+                          "best.keras, last.keras, history.csv, report.json and TensorBoard logs "
+                          "to --out. Interrupted? Run it again with --resume.")
+    parser.set_defaults(func=run)
+
     source.add_arguments(parser, required=False)
     parser.add_argument("--recipe", default=None,
                         help="a named recipe (camvid, oxford_iiit_pet) that sets the dataset, "
-                        "model, image size, "
-                        "batch, epochs, augmentation and class weights of the profile; any "
-                        "option given as well wins")
+                        "model, image size, batch, epochs, augmentation and class weights of the "
+                        "profile; any option given as well wins")
     parser.add_argument("--model", default=None,
                         help="model name: per_pixel, unet_mini, unet, vgg_unet, fcn32, fcn16, "
                         "fcn8, or fcn_staged (32s -> 16s -> 8s); required without --recipe")
+    parser.add_argument("--val-split", type=source.val_split_argument, default="val",
+                        metavar="SPLIT|FRACTION",
+                        help="the validation split (default val), or a fraction of train to hold "
+                        "out, e.g. 0.1, for data without a val split")
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs (default: the profile's; fcn_staged: per stage)")
     parser.add_argument("--out", type=Path, default=None,
@@ -60,12 +68,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
 
 
-def _existing_run(run_dir: Path) -> bool:
-    from segutils.train import callbacks as cb
-
-    return (run_dir / cb.BACKUP).is_dir() or (run_dir / cb.HISTORY).is_file()
-
-
 def _apply_recipe(args: argparse.Namespace, profile) -> None:
     """Fill the options the user left out from ``--recipe`` (then from the built-in defaults)."""
     from segutils.train import runs
@@ -87,11 +89,11 @@ def _apply_recipe(args: argparse.Namespace, profile) -> None:
         args.learning_rate = 1e-3
 
 
-def main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from segutils import config
 
     config.import_quietly()  # before anything imports TensorFlow: no start-up log lines
-    from segutils.train import hardware, runs
+    from segutils.train import hardware, run_folder, runs
     from segutils.train.recipe import plot_history
 
     p = config.profile(args.profile)
@@ -100,12 +102,12 @@ def main(args: argparse.Namespace) -> int:
         p = p.replace(steps_per_epoch=args.steps_per_epoch)
     staged = args.model == "fcn_staged"
     # runs/<profile>/<model>, or runs/<profile>/<recipe>/<model> (where notebook 10 looks)
-    default = runs.default_run_dir(args.model, p, args.recipe)
+    default = run_folder.default_run_dir(args.model, p, args.recipe)
     if staged:
         default = default.parent
     out = args.out or default
     run_dirs = [out / s for s in runs.FCN_STAGES] if staged else [out]
-    if not (args.resume or args.overwrite) and any(_existing_run(d) for d in run_dirs):
+    if not (args.resume or args.overwrite) and any(run_folder.existing_run(d) for d in run_dirs):
         raise ConfigError(f"{out} already holds a training run. Pass --resume to continue it "
                           "(or to train a finished run for more --epochs), --overwrite to start "
                           "over, or another --out.")
@@ -118,7 +120,8 @@ def main(args: argparse.Namespace) -> int:
     print(acc.describe())
     data = runs.load_data(args.data, p, image_size=args.image_size, batch_size=args.batch_size,
                           n_classes=args.n_classes, augment=args.augment, seed=args.seed,
-                          data_root=args.data_root, progress=not args.quiet)
+                          data_root=args.data_root, val_split=args.val_split,
+                          progress=not args.quiet)
     weights = runs.class_weights(data, args.class_weights)
     if weights is not None:
         print("class weights: " + ", ".join(f"{n} {w:.2f}" for n, w in
@@ -133,7 +136,7 @@ def main(args: argparse.Namespace) -> int:
         reports = runs.train_fcn_staged(data, epochs=args.epochs, runs_root=out,
                                         learning_rates=(lr, lr / 2, lr / 4), **options)
     else:
-        reports = {args.model: runs.train(args.model, data, epochs=args.epochs, run_dir=out,
+        reports = {args.model: runs.train_model(args.model, data, epochs=args.epochs, run_dir=out,
                                           model_options=args.model_options, **options)}
     import matplotlib
 

@@ -115,7 +115,7 @@ class MeanIoU(keras.metrics.Metric):
 
     def scores(self) -> dict:
         """:func:`segutils.metrics.scores` of the accumulated matrix (per-class IoU, ...)."""
-        from segutils.metrics import scores
+        from segutils.metrics.fcn import scores
 
         return scores(self.confusion_matrix())
 

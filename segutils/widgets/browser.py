@@ -1,4 +1,4 @@
-"""Interactive helpers for notebooks (ipywidgets), built so that tests can drive them.
+"""The dataset browser (ipywidgets), built so that tests can drive it.
 
 :class:`DatasetBrowser` pages through a dataset folder: a split selector, an index slider, the
 overlay opacity, a contour switch and one checkbox per class. Every control calls
@@ -11,38 +11,16 @@ Jupyter Notebook and Colab all display; nothing depends on a matplotlib backend.
 from __future__ import annotations
 
 import html
-import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from segutils import viz
 from segutils.data.classes import ClassInfo
 from segutils.data.folders import Pair, available_splits, load_classes, scan_split
 from segutils.data.io import read_image, read_mask
 from segutils.errors import DatasetError
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    """Encode a uint8 (H, W, 3) array as PNG bytes (fast settings: this runs on every change)."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array, np.uint8)).save(buffer, "PNG", compress_level=1)
-    return buffer.getvalue()
-
-
-class TextFallback:
-    """Mixin for the course's widgets: a short text where a page cannot show widgets.
-
-    GitHub and nbviewer render only ``text/plain`` of a widget; the class's ``__repr__`` then
-    says what the widget shows instead of Jupyter's generic placeholder.
-    """
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):
-            bundle["text/plain"] = repr(self)
-        return bundle
+from segutils.widgets.base import TextFallback, png_bytes
 
 
 class DatasetBrowser(TextFallback):
@@ -168,12 +146,3 @@ class DatasetBrowser(TextFallback):
         name = html.escape(self.pair.stem)
         return (f"<b>{html.escape(self.split.value)}/{name}</b> ({mask.shape[0]}x"
                 f"{mask.shape[1]}): " + " &nbsp; ".join(items))
-
-
-def __getattr__(name):
-    # The augmentation playground imports imgaug; load it only when asked for.
-    if name == "AugmentationPlayground":
-        from segutils.widgets_augment import AugmentationPlayground
-
-        return AugmentationPlayground
-    raise AttributeError(f"module 'segutils.widgets' has no attribute {name!r}")

@@ -26,7 +26,7 @@ from segutils.data.classes import ClassInfo
 from segutils.data.folders import find_pairs, load_classes
 from segutils.data.io import read_image, read_mask
 from segutils.errors import DatasetError
-from segutils.widgets import TextFallback, png_bytes
+from segutils.widgets.base import TextFallback, png_bytes
 
 CUSTOM = "custom"
 
