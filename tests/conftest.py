@@ -19,3 +19,21 @@ def _private_cache(tmp_path_factory):
         os.environ.pop(config.CACHE_ENV, None)
     else:
         os.environ[config.CACHE_ENV] = saved
+
+
+@pytest.fixture(scope="session")
+def builtin_dataset(tmp_path_factory):
+    """``builtin_dataset(n, (h, w), seed)``: a built-in dataset folder, each one made once per
+    test run. Tests that change files copy the folder first."""
+    from segutils.data import synthetic
+
+    made = {}
+
+    def make(n: int, size=(24, 32), seed: int = 0):
+        key = (int(n), tuple(size), int(seed))
+        if key not in made:
+            made[key] = synthetic.generate(tmp_path_factory.mktemp("builtin") / "street",
+                                           n=n, size=size, seed=seed, progress=False)
+        return made[key]
+
+    return make

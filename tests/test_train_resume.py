@@ -22,7 +22,6 @@ from segutils.config import import_quietly
 
 keras = import_quietly()
 
-from segutils.data import synthetic  # noqa: E402
 from segutils.train import callbacks as cb  # noqa: E402
 from segutils.train.recipe import load_model  # noqa: E402
 
@@ -35,10 +34,9 @@ STEPS = 10
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory):
+def folder(builtin_dataset):
     # 100 images: 80 for training = 10 batches of 8, a wide enough window to land the kill in.
-    return synthetic.generate(tmp_path_factory.mktemp("data") / "street", n=100, size=(32, 32),
-                              seed=5, progress=False)
+    return builtin_dataset(100, (32, 32), seed=5)
 
 
 def command(folder, out):

@@ -26,9 +26,8 @@ B = "street_00002"
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory) -> Path:
-    return synthetic.generate(tmp_path_factory.mktemp("base") / "ds", n=10, size=(32, 40),
-                              seed=3, progress=False)
+def clean(builtin_dataset) -> Path:
+    return builtin_dataset(10, (32, 40), seed=3)
 
 
 @pytest.fixture

@@ -21,9 +21,8 @@ PALETTE = np.asarray(CLASSES.colors, np.uint8)
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory) -> Path:
-    return synthetic.generate(tmp_path_factory.mktemp("w") / "ds", n=12, size=(24, 32), seed=5,
-                              progress=False)
+def root(builtin_dataset) -> Path:
+    return builtin_dataset(12, (24, 32), seed=5)
 
 
 def files(root: Path, split: str, stem: str):
@@ -114,4 +113,4 @@ def test_widget_tree_holds_every_control(root):
         assert control in kids
     bundle = b._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["text/plain"] == "DatasetBrowser(ds: pairs train 10, val 1, test 1)"
+    assert bundle["text/plain"] == f"DatasetBrowser({root.name}: pairs train 10, val 1, test 1)"

@@ -39,7 +39,6 @@ VOC_CLASSES = ClassInfo(VOC_NAMES, tuple(tuple(int(v) for v in c) for c in voc_c
 VOC_IGNORE_COLOR = (224, 224, 192)
 
 # --- Oxford-IIIT Pet trimaps (dataset README: 1 = pet, 2 = background, 3 = not classified) -----
-PET_TRIMAP_VALUES = {"pet": 1, "background": 2, "border": 3}
 #: variant -> (classes, trimap value -> class ID). "border_ignore" leaves the hand-drawn border
 #: out of the loss and the scores; "border_class" learns it as a third class (keras-io example).
 PET_VARIANTS: dict[str, tuple[ClassInfo, dict[int, int]]] = {
@@ -152,7 +151,6 @@ CITYSCAPES_LABELS = (
 )
 _CS_TRAIN = sorted((t, name, color) for _, name, t, color in CITYSCAPES_LABELS if t != 255)
 CITYSCAPES_CLASSES = ClassInfo(tuple(n for _, n, _ in _CS_TRAIN), tuple(c for _, _, c in _CS_TRAIN))
-CITYSCAPES_IGNORE_COLOR = (0, 0, 0)
 #: labelIds value -> train ID (the 19 evaluated classes; every other label -> 255).
 CITYSCAPES_LABEL_IDS = {label_id: t for label_id, _, t, _ in CITYSCAPES_LABELS}
 #: Colour -> train ID for *_gtFine_color.png. A colour shared by an evaluated and an ignored

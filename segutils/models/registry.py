@@ -50,8 +50,6 @@ BUILDERS: dict[str, str] = {
     "fcn8": "segutils.models.fcn:fcn8",
 }
 
-_VGG_BASED = ("vgg_unet", "fcn32", "fcn16", "fcn8")
-
 
 def available() -> tuple[str, ...]:
     """The names :func:`build` knows, in course order."""
@@ -80,23 +78,17 @@ def builder(name: str):
     return getattr(module, function_name)
 
 
-def _resolve_profile(profile):
-    if profile is None or not isinstance(profile, str):
-        return profile
-    from segutils import config
-
-    return config.profile(profile)
-
-
 def profile_options(name: str, profile) -> dict:
     """The builder options that profile ``profile`` (a Profile or its name) implies for ``name``.
 
     Empty for ``profile=None`` and for the per-pixel baseline. See the module's table.
     """
     _check_name(name)
-    p = _resolve_profile(profile)
-    if p is None or name == "per_pixel":
+    if profile is None or name == "per_pixel":
         return {}
+    from segutils import config
+
+    p = config.profile(profile)
     if name in ("unet_mini", "unet"):
         return {"base_filters": p.base_filters}
     if p.name == "gpu":

@@ -35,7 +35,8 @@ from segutils.models.layers import CropToReference, PadToMultiple
 # vgg_unet reloads wherever segutils.models is imported.
 from segutils.models.vgg import VGGPreprocess, vgg16_encoder
 
-__all__ = ["UPSAMPLING", "conv_block", "padded_size", "unet", "unet_mini", "vgg_unet"]
+__all__ = ["UPSAMPLING", "conv_block", "decoder", "encoder", "padded_size", "unet", "unet_mini",
+           "vgg_unet"]
 
 #: Two 2x2 poolings: height and width must be divisible by 2**2 inside the mini U-Net.
 DOWNSAMPLING = 4
@@ -82,18 +83,41 @@ def decoder_stage(x, skip, filters: int, stage: int, *, upsampling: str, dropout
     ``"transpose"``: a 2x2 transposed convolution with stride 2 (Ronneberger's "up-convolution")
     that learns its interpolation and halves the channels to ``filters``. ``"bilinear"``: fixed
     bilinear interpolation, then a 1x1 convolution to ``filters`` channels; fewer parameters and
-    no checkerboard patterns, but the interpolation itself is not learnt. Neither has a
-    normalisation or activation: the conv block after the concatenation provides both.
+    no checkerboard patterns, but the interpolation itself is not learnt. ``"nearest"`` (the
+    mini U-Net's): each pixel repeated 2x2, no weights. None has a normalisation or activation:
+    the conv block after the concatenation provides both.
     """
     name = f"decoder_stage{stage}"
     if upsampling == "transpose":
         x = keras.layers.Conv2DTranspose(filters, 2, strides=2, padding="same",
                                          name=f"{name}_up")(x)
+    elif upsampling == "nearest":  # the mini U-Net's: no weights, the conv block mixes
+        x = keras.layers.UpSampling2D(2, name=f"{name}_up")(x)
     else:
         x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_resize")(x)
         x = keras.layers.Conv2D(filters, 1, name=f"{name}_up")(x)
     x = keras.layers.Concatenate(name=f"{name}_concat")([x, skip])
     return conv_block(x, filters, dropout, name, batch_norm)
+
+
+def encoder(x, widths, *, dropout: float, batch_norm: bool):
+    """The U-Net encoder: per stage a conv block of ``widths[i]`` filters (the skip), then 2x2
+    max pooling. Returns the pooled output and the skips, finest first."""
+    skips = []
+    for stage, filters in enumerate(widths, 1):
+        x = conv_block(x, filters, dropout, f"encoder_stage{stage}", batch_norm)
+        skips.append(x)
+        x = keras.layers.MaxPooling2D(2, name=f"encoder_stage{stage}_pool")(x)
+    return x, skips
+
+
+def decoder(x, skips, widths, *, upsampling: str, dropout: float, batch_norm: bool):
+    """One :func:`decoder_stage` per skip, ``skips`` and ``widths`` coarsest first (stage 1 is
+    the coarsest): the decoder every U-Net of the course shares."""
+    for stage, (skip, filters) in enumerate(zip(skips, widths, strict=True), 1):
+        x = decoder_stage(x, skip, filters, stage, upsampling=upsampling, dropout=dropout,
+                          batch_norm=batch_norm)
+    return x
 
 
 def logits_head(x, inputs, n_classes: int):
@@ -146,20 +170,11 @@ def unet_mini(
     inputs = keras.Input(shape=input_shape, name="image")
     x = PadToMultiple(DOWNSAMPLING, name="pad")(inputs)
 
-    skips = []
-    for stage in (1, 2):
-        x = conv_block(x, base_filters * 2 ** (stage - 1), dropout, f"encoder_stage{stage}",
-                       batch_norm)
-        skips.append(x)
-        x = keras.layers.MaxPooling2D(2, name=f"encoder_stage{stage}_pool")(x)
-
+    widths = [base_filters, base_filters * 2]
+    x, skips = encoder(x, widths, dropout=dropout, batch_norm=batch_norm)
     x = conv_block(x, base_filters * 4, dropout, "bottleneck", batch_norm)
-
-    for stage, skip in zip((1, 2), reversed(skips), strict=True):
-        x = keras.layers.UpSampling2D(2, name=f"decoder_stage{stage}_up")(x)
-        x = keras.layers.Concatenate(name=f"decoder_stage{stage}_concat")([x, skip])
-        x = conv_block(x, base_filters * 2 ** (2 - stage), dropout, f"decoder_stage{stage}",
-                       batch_norm)
+    x = decoder(x, skips[::-1], widths[::-1], upsampling="nearest", dropout=dropout,
+                batch_norm=batch_norm)
 
     return keras.Model(inputs, logits_head(x, inputs, n_classes), name="unet_mini")
 
@@ -211,18 +226,11 @@ def unet(
     inputs = keras.Input(shape=input_shape, name="image")
     x = PadToMultiple(2**depth, name="pad")(inputs)
 
-    skips = []
-    for stage in range(1, depth + 1):
-        x = conv_block(x, base_filters * 2 ** (stage - 1), dropout, f"encoder_stage{stage}",
-                       batch_norm)
-        skips.append(x)
-        x = keras.layers.MaxPooling2D(2, name=f"encoder_stage{stage}_pool")(x)
-
+    widths = [base_filters * 2**k for k in range(depth)]
+    x, skips = encoder(x, widths, dropout=dropout, batch_norm=batch_norm)
     x = conv_block(x, base_filters * 2**depth, dropout, "bottleneck", batch_norm)
-
-    for stage, skip in enumerate(reversed(skips), 1):
-        x = decoder_stage(x, skip, base_filters * 2 ** (depth - stage), stage,
-                          upsampling=upsampling, dropout=dropout, batch_norm=batch_norm)
+    x = decoder(x, skips[::-1], widths[::-1], upsampling=upsampling, dropout=dropout,
+                batch_norm=batch_norm)
 
     return keras.Model(inputs, logits_head(x, inputs, n_classes), name="unet")
 
@@ -288,10 +296,8 @@ def vgg_unet(
             f"vgg_unet has four decoder stages, so decoder_filters needs four widths (coarsest "
             f"first), got {len(decoder_filters)}: {decoder_filters}."
         )
-    x = features["block5"]
-    for stage, (skip, filters) in enumerate(zip(skips, decoder_filters, strict=True), 1):
-        x = decoder_stage(x, skip, filters, stage, upsampling=upsampling, dropout=dropout,
-                          batch_norm=batch_norm)
+    x = decoder(features["block5"], skips, decoder_filters, upsampling=upsampling,
+                dropout=dropout, batch_norm=batch_norm)
 
     return keras.Model(inputs, logits_head(x, inputs, n_classes), name="vgg_unet")
 
