@@ -71,17 +71,3 @@ def _legend(classes, path: Path) -> None:
     fig.legend(handles=viz.legend_handles(classes), loc="center", frameon=False)
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def _legend(classes, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from segutils import viz
-
-    fig = plt.figure(figsize=(2.4, 0.3 * classes.n_classes + 0.3))
-    fig.legend(handles=viz.legend_handles(classes), loc="center", frameon=False)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
