@@ -236,3 +236,17 @@ def test_visualize_takes_a_registered_name(camvid, tmp_path, capsys):
     assert "Wrote 2 overlays" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "v").glob("val_*.png")) == \
         ["val_Synth_val_0000.png", "val_Synth_val_0001.png"]
+
+
+def test_the_recipe_command_trains_into_the_folder_notebook_10_reads(camvid, tmp_path, capsys,
+                                                                       monkeypatch):
+    monkeypatch.setenv(config.RUNS_ENV, str(tmp_path / "runs"))
+    monkeypatch.setenv(datasets.root_variable("camvid"), str(camvid))
+    assert main(["train", "--recipe", "camvid", "--profile", "quick", "--quiet"]) == 0
+    run = tmp_path / "runs" / "quick" / "camvid" / "unet"
+    assert (run / "best.keras").is_file()
+    from segutils.train.runs import recipe
+
+    r = recipe("camvid", "quick")
+    assert json.loads((run / "training.json").read_text())["image_size"] == list(r.image_size)
+    assert "class weights: sky" in capsys.readouterr().out  # the recipe balances the classes
