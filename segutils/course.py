@@ -50,9 +50,12 @@ def execute(path: Path, out_path: Path, profile_name: str, summary_file: Path,
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    env_before = {k: os.environ.get(k) for k in (config.PROFILE_ENV, SUMMARY_ENV)}
+    env_before = {k: os.environ.get(k) for k in (config.PROFILE_ENV, SUMMARY_ENV, "MPLBACKEND")}
     os.environ[config.PROFILE_ENV] = profile_name
     os.environ[SUMMARY_ENV] = str(summary_file)
+    # Figures go into the notebook, whatever backend the calling shell chose (make exports Agg,
+    # which would make every plt.show() in the kernel a silent no-op).
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     client = NotebookClient(
         nb,
         timeout=timeout,
