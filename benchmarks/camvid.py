@@ -41,6 +41,18 @@ from segutils.train import callbacks as cb  # noqa: E402
 from segutils.train.run_folder import training_size  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: The trainings behind the committed results, as run (DIR: where CamVid lies).
+COMMANDS = """
+C="--data camvid --data-root DIR --profile cpu --image-size 180 240 --batch-size 8 \\
+   --augment light --epochs 24 --quiet"
+python -m segutils train $C --model unet --class-weights median_frequency \\
+    --out runs/cpu/camvid/unet
+python -m segutils train $C --model unet --class-weights none \\
+    --out runs/cpu/camvid/unet_unweighted
+python -m segutils train $C --model fcn_staged --epochs 8 --class-weights median_frequency \\
+    --out runs/cpu/camvid/fcn8_staged
+python benchmarks/camvid.py --data-root DIR
+"""
 #: run folder (below --runs) -> what it is
 RUNS = {
     "unet": "U-Net, median-frequency weights (the recipe)",
@@ -126,8 +138,9 @@ def _markdown(doc: dict, names) -> str:
              f"Python {doc['machine']['python']}, Keras {doc['machine']['keras']} "
              f"({doc['machine']['backend']}). Scored on {doc['split']}: 11 classes, one "
              "confusion matrix over the split, unlabelled pixels left out, predictions at the "
-             "labels' full size. Produced by `python benchmarks/camvid.py` (see its docstring for "
-             "the training commands).", "",
+             "labels' full size. Produced by `python benchmarks/camvid.py` after the training "
+             "commands below (`make camvid` runs them all; `--recipe camvid` sets the same values "
+             "as the first one):", "", "```bash", *COMMANDS.strip().splitlines(), "```", "",
              "| run | input | epochs | training | val mIoU | pixel acc. | rare-class mIoU |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in runs.items():
@@ -135,7 +148,9 @@ def _markdown(doc: dict, names) -> str:
         lines.append(f"| {r['about']} (`{name}`) | {size} | {r['epochs']} | "
                      f"{r['training_minutes']} min | {r['val_miou']:.3f} | "
                      f"{r['val_pixel_accuracy']:.3f} | {r['rare_class_miou']:.3f} |")
-    lines += ["", "Per-class IoU on val:", "",
+    lines += ["", "Training is the sum of the epochs' wall times (each run's history.csv), on a "
+              "machine that may have had other work on its cores.", "", "Per-class IoU on val:",
+              "",
               "| class | " + " | ".join(f"`{n}`" for n in runs) + " |",
               "| --- | " + " | ".join("---" for _ in runs) + " |"]
     for c in names:
