@@ -15,6 +15,28 @@ import numpy as np
 
 from segutils.data.classes import ClassInfo, ids_to_colors
 
+#: The course's figure style: 100 dpi, so a 7.5-inch figure is 750 pixels wide and fills a
+#: JupyterLab cell without being shrunk, and text no smaller than 9 points at that size.
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "axes.grid": False,
+}
+
+
+def use_style() -> dict:
+    """Apply :data:`STYLE` to matplotlib (every notebook's Setup cell calls this); returns it."""
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(STYLE)
+    return dict(STYLE)
+
 
 def colorize(mask: np.ndarray, classes: ClassInfo) -> np.ndarray:
     """(H, W) class IDs -> (H, W, 3) uint8 colours of the class table."""

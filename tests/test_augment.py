@@ -159,6 +159,60 @@ def test_light_preset_adds_no_pixels_and_flip_is_exact():
     np.testing.assert_array_equal(mask, MASK[:, ::-1])
 
 
+def test_compose_makes_one_warp_of_the_affine_family():
+    """scale + rotate + shift + shear at probability 1 are a single imgaug Affine, whose ranges
+    are the strengths times the limits of the table (45 degrees, 40%, 20%, 30 degrees)."""
+    aug = augment.compose({"rotate": 0.5, "flip": 1.0, "scale": 0.25, "shear": 1.0})
+    kinds = [type(a).__name__ for a in aug]
+    assert kinds == ["Fliplr", "Affine"]
+    by_hand = iaa.Sequential([iaa.Fliplr(0.5), iaa.Affine(scale=(0.9, 1.1), rotate=(-22.5, 22.5),
+                                                          shear=(-30, 30), order=1, cval=0,
+                                                          mode="constant")])
+    for seed in (0, 1):
+        ours = augment.augment_pair(IMAGE, MASK, aug.deepcopy(), seed=seed)
+        theirs = augment.augment_pair(IMAGE, MASK, by_hand.deepcopy(), seed=seed)
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_probabilities_wrap_an_augmenter_in_sometimes():
+    aug = augment.compose({"blur": (1.0, 0.25), "rotate": (0.5, 0.5), "shift": 1.0})
+    kinds = [type(a).__name__ for a in aug]
+    assert kinds == ["Sometimes", "Affine", "Sometimes"]  # rotate, shift, blur: geometric first
+    assert aug[0].p.p.value == 0.5 and aug[2].p.p.value == 0.25
+    assert augment.steps({"noise": 0.0, "hue": (0.3, 0.0), "flip": 1}) == {"flip": (1.0, 1.0)}
+    changed = [not np.array_equal(augment.augment_pair(IMAGE, MASK, {"noise": (1.0, 0.25)},
+                                                       seed=k)[0], IMAGE) for k in range(40)]
+    assert 4 <= sum(changed) <= 18  # about a quarter of 40 draws (binomial, p < 0.002 outside)
+    with pytest.raises(AugmentationError, match="blur: probability must lie in"):
+        augment.compose({"blur": (0.5, 1.5)})
+    with pytest.raises(AugmentationError, match="Unknown augmenter 'twirl'"):
+        augment.steps({"twirl": 0.5})
+
+
+def test_presets_are_their_table_and_say_what_they_apply():
+    """preset(name) is compose(PRESET_STEPS[name]); its words come from the same table."""
+    for name in augment.PRESETS:
+        built = augment.preset(name)
+        again = augment.compose(augment.PRESET_STEPS[name])
+        assert [type(a).__name__ for a in built] == [type(a).__name__ for a in again]
+        ours = augment.augment_pair(IMAGE, MASK, built, seed=3)
+        theirs = augment.augment_pair(IMAGE, MASK, again, seed=3)
+        assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    assert augment.preset_about("light") == ("flip half of the images, crop up to 10% a side, "
+                                             "brightness +-20, contrast +-20%")
+    heavy = augment.preset_about("heavy")
+    assert "rotate +-29 degrees" in heavy and "shear +-12 degrees" in heavy
+    assert "perspective (corners up to 9%) on 50% of the images" in heavy
+    assert "blur (sigma up to 1.5) on 30% of the images" in heavy
+    # medium and heavy warp (they add pixels at the border), light never does
+    added = {name: sum(int((augment.augment_pair(np.full((48, 48, 3), 90, np.uint8),
+                                                  np.zeros((48, 48), np.uint8), name,
+                                                  seed=k)[1] == 255).any()) for k in range(8))
+             for name in augment.PRESETS}
+    assert added["light"] == 0 and added["medium"] >= 6 and added["heavy"] >= 6
+
+
 def test_same_seed_same_result_and_floats_round_trip():
     a = augment.augment_pair(IMAGE, MASK, "heavy", seed=7)
     b = augment.augment_pair(IMAGE, MASK, "heavy", seed=7)

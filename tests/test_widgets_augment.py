@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from segutils import augment
 from segutils.data import synthetic
 from segutils.errors import DatasetError
 
@@ -49,8 +50,8 @@ def test_starts_with_the_light_preset_and_the_original_first(root):
 def test_photometric_only_leaves_every_mask_alone(root):
     p = AugmentationPlayground(root, samples=4)
     p.choose(brightness=1.0, hue=1.0, noise=1.0)
-    assert p.preset.value == "custom" and p.spec() == {"brightness": 1.0, "hue": 1.0,
-                                                        "noise": 1.0}
+    assert p.preset.value == "custom" and p.spec() == {"brightness": (1.0, 1.0),
+                                                        "hue": (1.0, 1.0), "noise": (1.0, 1.0)}
     image, mask = original(root)
     for aug_image, aug_mask in p.draws:
         np.testing.assert_array_equal(aug_mask, mask)
@@ -82,7 +83,7 @@ def test_redraw_gives_new_draws_and_settings_are_reproducible(root):
 def test_controls_switch_between_preset_and_custom(root):
     p = AugmentationPlayground(root)
     p.strengths["crop"].value = 0.9  # touching a control of a preset makes it custom
-    assert p.preset.value == "custom" and p.spec()["crop"] == 0.9
+    assert p.preset.value == "custom" and p.spec()["crop"] == (0.9, 1.0)
     p.preset.value = "heavy"
     assert p.spec() == "heavy" and p.boxes["flip"].value and not p.boxes["crop"].value
     for box in p.boxes.values():
@@ -96,6 +97,40 @@ def test_controls_switch_between_preset_and_custom(root):
     assert len(p.draws) == 2 and np.array_equal(p.draws[0][1], mask4)
     with pytest.raises(ValueError, match="unknown augmenters"):
         p.choose(twirl=1.0)
+
+
+@pytest.mark.parametrize("name", augment.PRESETS)
+def test_what_a_preset_ticks_is_what_it_applies(root, name):
+    """The widget's controls, read back as a custom choice, give preset(name) pixel for pixel."""
+    p = AugmentationPlayground(root, samples=2)
+    p.preset.value = name
+    ticked = {n: (p.strengths[n].value, p.probabilities[n].value)
+              for n, box in p.boxes.items() if box.value}
+    assert ticked == augment.PRESET_STEPS[name]
+    images = np.stack([original(root, f"street_{k:05d}")[0] for k in range(6)])
+    masks = np.stack([original(root, f"street_{k:05d}")[1] for k in range(6)])
+    for seed in (0, 1, 2):
+        from_widget = augment.JointAugmenter(ticked, keep_size=True).batch(images, masks, seed)
+        from_preset = augment.JointAugmenter(name, keep_size=True).batch(images, masks, seed)
+        for a, b in zip(from_widget, from_preset, strict=True):
+            np.testing.assert_array_equal(a, b)
+    shown = p.draws  # and the playground draws exactly that augmenter
+    again = augment.JointAugmenter(ticked, keep_size=True).batch(
+        np.stack([original(root)[0]] * 2), np.stack([original(root)[1]] * 2), seed=p.seed)
+    for (image, mask), a, b in zip(shown, *again, strict=True):
+        np.testing.assert_array_equal(image, a)
+        np.testing.assert_array_equal(mask, b)
+
+
+def test_touching_a_preset_keeps_all_of_it(root):
+    """Ticking one more box after choosing a preset adds that box and drops nothing."""
+    p = AugmentationPlayground(root, samples=2)
+    p.preset.value = "heavy"
+    p.boxes["crop"].value = True
+    assert p.preset.value == "custom"
+    assert p.spec() == {**augment.PRESET_STEPS["heavy"], "crop": (0.4, 1.0)}  # light left 0.4
+    p.probabilities["blur"].value = 0.9
+    assert p.spec()["blur"] == (0.6, 0.9) and "on 90% of the images" in p.info.value
 
 
 def test_picture_widget_and_tiles(root):

@@ -15,8 +15,7 @@ Importing this package imports neither imgaug nor TensorFlow; imgaug loads on fi
 """
 
 from segutils.augment.core import (
-    PRESET_ABOUT,
-    PRESET_STRENGTHS,
+    PRESET_STEPS,
     PRESETS,
     AugmentationError,
     JointAugmenter,
@@ -26,14 +25,16 @@ from segutils.augment.core import (
     augmenter,
     check_augmenter,
     compose,
+    describe,
     preset,
+    preset_about,
+    steps,
     transforms,
 )
 
 __all__ = [
     "PRESETS",
-    "PRESET_ABOUT",
-    "PRESET_STRENGTHS",
+    "PRESET_STEPS",
     "AugmentationError",
     "JointAugmenter",
     "Transform",
@@ -42,6 +43,9 @@ __all__ = [
     "augmenter",
     "check_augmenter",
     "compose",
+    "describe",
     "preset",
+    "preset_about",
+    "steps",
     "transforms",
 ]

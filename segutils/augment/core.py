@@ -40,16 +40,22 @@ class AugmentationError(SegutilsError):
 class Transform:
     """One augmenter the course offers.
 
-    ``build(strength)`` returns an imgaug augmenter; ``strength`` in [0, 1] scales its range
-    (0: no change, 1: the strongest the course uses). ``geometric`` transforms move the mask
-    with the image; ``adds_pixels`` ones can uncover pixels, which the mask marks 255.
+    ``strength`` in [0, 1] scales its range: 0 is no change, 1 is ``limit``, the strongest the
+    course uses. ``build(value)`` returns the imgaug augmenter for ``value = strength * limit``
+    and ``text(value)`` says in words what it does. ``geometric`` transforms move the mask with
+    the image; ``adds_pixels`` ones can uncover pixels, which the mask marks 255. ``affine``
+    names the :func:`_affine` argument of the scale/rotate/shift/shear family, which
+    :func:`compose` merges into one warp.
     """
 
     name: str
     geometric: bool
     adds_pixels: bool
     about: str
+    limit: float
     build: Callable[[float], object]
+    text: Callable[[float], str]
+    affine: str | None = None
 
 
 def _affine(scale=0.0, rotate=0.0, shift=0.0, shear=0.0):
@@ -69,38 +75,48 @@ def _affine(scale=0.0, rotate=0.0, shift=0.0, shear=0.0):
     return iaa.Affine(**kwargs, order=1, cval=0, mode="constant")
 
 
+def _warp(name: str, about: str, limit: float, text: str) -> Transform:
+    """A member of the affine family: ``_affine(name=value)``."""
+    return Transform(name, True, True, about, limit, lambda v: _affine(**{name: v}),
+                     text.format, affine=name)
+
+
 def _transforms() -> dict[str, Transform]:
     iaa = compat.load()
     return {t.name: t for t in [
-        Transform("flip", True, False, "mirror left-right, half of the time",
-                  lambda t: iaa.Fliplr(0.5 if t > 0 else 0.0)),
+        # Any strength mirrors half of the images: a flip has no size, only a yes or no.
+        Transform("flip", True, False, "mirror left-right, half of the time", 1.0,
+                  lambda v: iaa.Fliplr(0.5 if v > 0 else 0.0),
+                  lambda v: "flip half of the images"),
         Transform("crop", True, False, "cut up to 25% off each side, resize back (zoom in)",
-                  lambda t: iaa.Crop(percent=(0.0, 0.25 * t), keep_size=True)),
-        Transform("scale", True, True, "zoom in or out by up to 40%",
-                  lambda t: _affine(scale=0.4 * t)),
-        Transform("rotate", True, True, "rotate by up to 45 degrees",
-                  lambda t: _affine(rotate=45.0 * t)),
-        Transform("shift", True, True, "move by up to 20% of the size",
-                  lambda t: _affine(shift=0.2 * t)),
-        Transform("shear", True, True, "shear by up to 30 degrees",
-                  lambda t: _affine(shear=30.0 * t)),
-        Transform("perspective", True, False, "tilt the camera (corners move up to 15%)",
-                  lambda t: iaa.PerspectiveTransform(scale=(0.0, 0.15 * t),
-                                                     keep_size=True)),
-        Transform("elastic", True, True, "bend the image like rubber",
-                  lambda t: iaa.ElasticTransformation(alpha=(0.0, 60.0 * t), sigma=6.0, order=1)),
-        Transform("brightness", False, False, "add up to +-50 to every channel",
-                  lambda t: iaa.Add((-50.0 * t, 50.0 * t))),
-        Transform("contrast", False, False, "stretch or squeeze contrast by up to 50%",
-                  lambda t: iaa.LinearContrast((1.0 - 0.5 * t, 1.0 + 0.5 * t))),
-        Transform("hue", False, False, "turn the colour wheel by up to 60 degrees",
-                  lambda t: iaa.AddToHue((-round(42.5 * t), round(42.5 * t)))),
-        Transform("saturation", False, False, "make colours up to 60% paler or stronger",
-                  lambda t: iaa.MultiplySaturation((1.0 - 0.6 * t, 1.0 + 0.6 * t))),
-        Transform("blur", False, False, "Gaussian blur with sigma up to 2.5 pixels",
-                  lambda t: iaa.GaussianBlur(sigma=(0.0, 2.5 * t))),
-        Transform("noise", False, False, "Gaussian noise with sigma up to 10% of 255",
-                  lambda t: iaa.AdditiveGaussianNoise(scale=(0.0, 25.5 * t))),
+                  0.25, lambda v: iaa.Crop(percent=(0.0, v), keep_size=True),
+                  "crop up to {:.0%} a side".format),
+        _warp("scale", "zoom in or out by up to 40%", 0.4, "scale +-{:.0%}"),
+        _warp("rotate", "rotate by up to 45 degrees", 45.0, "rotate +-{:.0f} degrees"),
+        _warp("shift", "move by up to 20% of the size", 0.2, "shift +-{:.0%}"),
+        _warp("shear", "shear by up to 30 degrees", 30.0, "shear +-{:.0f} degrees"),
+        Transform("perspective", True, False, "tilt the camera (corners move up to 15%)", 0.15,
+                  lambda v: iaa.PerspectiveTransform(scale=(0.0, v), keep_size=True),
+                  "perspective (corners up to {:.0%})".format),
+        Transform("elastic", True, True, "bend the image like rubber", 60.0,
+                  lambda v: iaa.ElasticTransformation(alpha=(0.0, v), sigma=6.0, order=1),
+                  "elastic (alpha up to {:.0f})".format),
+        Transform("brightness", False, False, "add up to +-50 to every channel", 50.0,
+                  lambda v: iaa.Add((-v, v)), "brightness +-{:.0f}".format),
+        Transform("contrast", False, False, "stretch or squeeze contrast by up to 50%", 0.5,
+                  lambda v: iaa.LinearContrast((1.0 - v, 1.0 + v)), "contrast +-{:.0%}".format),
+        # imgaug's hue wheel has 255 steps for 360 degrees: 42.5 steps are 60 degrees.
+        Transform("hue", False, False, "turn the colour wheel by up to 60 degrees", 42.5,
+                  lambda v: iaa.AddToHue((-round(v), round(v))),
+                  lambda v: f"hue +-{round(v) * 360 / 255:.0f} degrees"),
+        Transform("saturation", False, False, "make colours up to 60% paler or stronger", 0.6,
+                  lambda v: iaa.MultiplySaturation((1.0 - v, 1.0 + v)),
+                  "saturation +-{:.0%}".format),
+        Transform("blur", False, False, "Gaussian blur with sigma up to 2.5 pixels", 2.5,
+                  lambda v: iaa.GaussianBlur(sigma=(0.0, v)), "blur (sigma up to {:.1f})".format),
+        Transform("noise", False, False, "Gaussian noise with sigma up to 10% of 255", 25.5,
+                  lambda v: iaa.AdditiveGaussianNoise(scale=(0.0, v)),
+                  "noise (sigma up to {:.0f})".format),
     ]}
 
 
@@ -114,75 +130,119 @@ def transforms() -> dict[str, Transform]:
     return _CACHE["all"]
 
 
-def augmenter(name: str, strength: float = 0.5):
-    """The course augmenter ``name`` at ``strength`` in [0, 1] (see :func:`transforms`)."""
+def _transform(name: str) -> Transform:
     table = transforms()
     if name not in table:
         raise AugmentationError(f"Unknown augmenter {name!r}. Choose one of: {', '.join(table)}.")
-    if not 0.0 <= strength <= 1.0:
-        raise AugmentationError(f"strength must lie in [0, 1], got {strength}.")
-    return table[name].build(float(strength))
+    return table[name]
 
 
-def compose(strengths: Mapping[str, float], *, name: str = "custom"):
-    """A sequence of course augmenters from ``{name: strength}``, geometric ones first.
+def _check_share(what: str, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise AugmentationError(f"{what} must lie in [0, 1], got {value}.")
+    return float(value)
 
-    Geometric changes come first so that noise and blur act on the final pixels. Entries with
-    strength 0 are left out.
+
+def augmenter(name: str, strength: float = 0.5):
+    """The course augmenter ``name`` at ``strength`` in [0, 1] (see :func:`transforms`)."""
+    t = _transform(name)
+    return t.build(_check_share("strength", strength) * t.limit)
+
+
+def steps(spec: Mapping[str, float | tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """``{name: strength}`` or ``{name: (strength, probability)}`` as ``{name: (strength,
+    probability)}`` in the order :func:`compose` applies them, geometric ones first.
+
+    ``probability`` is the share of images the augmenter is applied to (1 when left out).
+    Entries with strength or probability 0 are left out.
+    """
+    table = transforms()
+    out = {}
+    for name, value in spec.items():
+        strength, probability = value if isinstance(value, tuple | list) else (value, 1.0)
+        _transform(name)
+        strength = _check_share(f"{name}: strength", strength)
+        probability = _check_share(f"{name}: probability", probability)
+        if strength > 0 and probability > 0:
+            out[name] = (strength, probability)
+    order = list(table)
+    return dict(sorted(out.items(), key=lambda kv: (not table[kv[0]].geometric,
+                                                   order.index(kv[0]))))
+
+
+def compose(spec: Mapping[str, float | tuple[float, float]], *, name: str = "custom"):
+    """A sequence of course augmenters from ``{name: strength}`` or ``{name: (strength,
+    probability)}`` (see :func:`steps`), geometric ones first.
+
+    Geometric changes come first so that noise and blur act on the final pixels. The scale,
+    rotate, shift and shear entries applied to every image become one warp, so the image is
+    interpolated once; an augmenter with a probability below 1 is wrapped in
+    ``iaa.Sometimes(probability, ...)``.
     """
     iaa = compat.load()
     table = transforms()
-    order = sorted((k for k, v in strengths.items() if v > 0),
-                   key=lambda k: (not table[k].geometric, list(table).index(k))
-                   if k in table else (False, -1))
-    return iaa.Sequential([augmenter(k, strengths[k]) for k in order], name=name)
+    chosen = steps(spec)
+    merged = {n: s * table[n].limit for n, (s, p) in chosen.items()
+              if table[n].affine and p == 1.0}
+    parts = []
+    for n, (strength, probability) in chosen.items():
+        if n in merged:
+            if n == next(iter(merged)):  # the whole family, where its first member stands
+                parts.append(_affine(**{table[k].affine: v for k, v in merged.items()}))
+            continue
+        step = augmenter(n, strength)
+        parts.append(step if probability == 1.0 else iaa.Sometimes(probability, step))
+    return iaa.Sequential(parts, name=name)
 
 
-#: The presets as {augmenter: strength}; ``light`` adds no pixels, so it needs no 255 border.
-PRESET_STRENGTHS = {
-    "light": {"flip": 1.0, "crop": 0.4, "brightness": 0.4, "contrast": 0.4},
-    "medium": {"flip": 1.0, "crop": 0.4, "brightness": 0.6, "contrast": 0.6, "hue": 0.3,
-               "saturation": 0.3},
-    "heavy": {"flip": 1.0, "brightness": 1.0, "contrast": 0.8, "hue": 0.6, "saturation": 0.6},
+def describe(spec: Mapping[str, float | tuple[float, float]]) -> str:
+    """In words, what :func:`compose` of ``spec`` applies, e.g. ``"mirror 50% of the images,
+    rotate +-16 degrees, blur (sigma up to 1.0) on 30% of the images"``."""
+    table = transforms()
+    words = []
+    for n, (strength, probability) in steps(spec).items():
+        text = table[n].text(strength * table[n].limit)
+        words.append(text if probability == 1.0 else f"{text} on {probability:.0%} of the images")
+    return ", ".join(words) or "nothing"
+
+
+#: The presets, as the playground shows them: {augmenter: (strength, probability)}. This table
+#: is the only definition of a preset: :func:`preset` composes it and nothing else. ``light``
+#: adds no pixels, so it needs no 255 border. Strengths sit on the playground's 0.05 grid.
+PRESET_STEPS = {
+    "light": {"flip": (1.0, 1.0), "crop": (0.4, 1.0), "brightness": (0.4, 1.0),
+              "contrast": (0.4, 1.0)},
+    "medium": {"flip": (1.0, 1.0), "crop": (0.4, 1.0), "scale": (0.5, 1.0),
+               "rotate": (0.35, 1.0), "shift": (0.5, 1.0), "brightness": (0.6, 1.0),
+               "contrast": (0.6, 1.0), "hue": (0.3, 1.0), "saturation": (0.3, 1.0),
+               "blur": (0.4, 0.3)},
+    "heavy": {"flip": (1.0, 1.0), "scale": (0.75, 1.0), "rotate": (0.65, 1.0),
+              "shift": (0.75, 1.0), "shear": (0.4, 1.0), "perspective": (0.6, 0.5),
+              "elastic": (0.6, 0.3), "brightness": (1.0, 1.0), "contrast": (0.8, 1.0),
+              "hue": (0.6, 1.0), "saturation": (0.6, 1.0), "blur": (0.6, 0.3),
+              "noise": (0.6, 0.3)},
 }
-PRESETS = tuple(PRESET_STRENGTHS)
-#: One line per preset, for people (the widget shows it).
-PRESET_ABOUT = {
-    "light": "flip, crop up to 10% a side, brightness +-20, contrast +-20%; adds no pixels",
-    "medium": "light + scale +-20%, rotate +-15 degrees, shift +-10%, hue and saturation, "
-              "blur (30% of images)",
-    "heavy": "flip, scale +-30%, rotate +-30 degrees, shift +-15%, shear +-12 degrees, "
-             "perspective (50%), elastic (30%), strong colour changes, blur or noise (50%)",
-}
+PRESETS = tuple(PRESET_STEPS)
+
+
+def preset_about(name: str) -> str:
+    """One line about preset ``name``, for people (the playground shows it)."""
+    return describe(PRESET_STEPS[name])
 
 
 def preset(name: str):
-    """The ``light``, ``medium`` or ``heavy`` augmenter (an imgaug ``Sequential``).
+    """The ``light``, ``medium`` or ``heavy`` augmenter: :func:`compose` of ``PRESET_STEPS``.
 
     * light: flip, crop (zoom in) up to 10%, brightness +-20, contrast +-20%. No pixel is added.
-    * medium: light plus scale +-20%, rotation +-15 degrees, shift +-10%, hue and saturation,
+    * medium: light plus scale +-20%, rotation +-16 degrees, shift +-10%, hue and saturation,
       and a blur for 30% of the images.
-    * heavy: flip, scale +-30%, rotation +-30 degrees, shift +-15%, shear +-12 degrees, a
+    * heavy: flip, scale +-30%, rotation +-29 degrees, shift +-15%, shear +-12 degrees, a
       perspective tilt (half of the images), an elastic warp (30%), strong colour changes, and
-      blur or noise (half of the images).
+      blur and noise (30% of the images each).
     """
-    iaa = compat.load()
-    if name not in PRESET_STRENGTHS:
+    if name not in PRESET_STEPS:
         raise AugmentationError(f"Unknown preset {name!r}. Choose one of: {', '.join(PRESETS)}.")
-    base = compose(PRESET_STRENGTHS[name], name=name)
-    if name == "medium":
-        base.insert(1, _affine(scale=0.2, rotate=15.0, shift=0.1))
-        base.append(iaa.Sometimes(0.3, augmenter("blur", 0.4)))
-    elif name == "heavy":
-        for k, step in enumerate([
-            _affine(scale=0.3, rotate=30.0, shift=0.15, shear=12.0),
-            iaa.Sometimes(0.5, augmenter("perspective", 0.6)),
-            iaa.Sometimes(0.3, augmenter("elastic", 0.6)),
-        ]):
-            base.insert(1 + k, step)
-        base.append(iaa.Sometimes(0.5, iaa.OneOf([augmenter("blur", 0.6),
-                                                  augmenter("noise", 0.6)])))
-    return base
+    return compose(PRESET_STEPS[name], name=name)
 
 
 # --- what cannot work here, and why ---------------------------------------------------------
@@ -231,10 +291,10 @@ def check_augmenter(aug):
 
 
 def as_augmenter(spec):
-    """A preset name, a course augmenter name, ``{name: strength}`` or an imgaug augmenter,
-    checked with :func:`check_augmenter`."""
+    """A preset name, a course augmenter name, ``{name: strength}`` (or ``{name: (strength,
+    probability)}``) or an imgaug augmenter, checked with :func:`check_augmenter`."""
     if isinstance(spec, str):
-        return preset(spec) if spec in PRESET_STRENGTHS else augmenter(spec)
+        return preset(spec) if spec in PRESET_STEPS else augmenter(spec)
     if isinstance(spec, Mapping):
         return compose(spec)
     return check_augmenter(spec)

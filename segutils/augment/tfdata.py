@@ -43,7 +43,7 @@ BACKENDS = ("imgaug", "graph")
 GRAPH_PRESETS = ("light",)
 
 
-#: The ``light`` preset's ranges, as imgaug's ``light`` (see ``core.PRESET_STRENGTHS``):
+#: The ``light`` preset's ranges, as imgaug's ``light`` (see ``core.PRESET_STEPS``):
 #: mirror half of the images; crop up to 10% off each side (drawn independently) and resize back;
 #: add up to +-20/255; scale the contrast by 0.8 to 1.2 about imgaug's centre 127/255.
 LIGHT = {"flip": 0.5, "crop": 0.1, "brightness": 20 / 255, "contrast": 0.2}

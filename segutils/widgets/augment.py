@@ -4,8 +4,13 @@
 it, each with its mask drawn over it, so a learner sees at once that geometric augmenters move
 the mask with the image and photometric ones leave it alone, and where added pixels become
 "ignore" (they stay uncoloured). Controls: a preset menu (``custom``, ``light``, ``medium``,
-``heavy``), one checkbox and strength slider per course augmenter, the image index, the number
-of samples, the overlay opacity and a "re-draw" button.
+``heavy``), one checkbox, strength slider and probability slider per course augmenter, the image
+index, the number of samples, the overlay opacity and a "re-draw" button.
+
+Choosing a preset ticks exactly its augmenters and sets their strengths and probabilities from
+``segutils.augment.PRESET_STEPS``, the table :func:`segutils.augment.preset` is built from, so
+what is ticked is what is applied; changing any control then starts a ``custom`` choice from
+that state, so nothing of the preset is silently dropped.
 
 Every control calls :meth:`AugmentationPlayground.render`, which keeps what it drew
 (``draws``: the augmented (image, mask) pairs; ``array``: the whole picture), so tests can move a
@@ -84,13 +89,21 @@ class AugmentationPlayground(TextFallback):
                       for name, t in table.items()}
         self.strengths = {name: w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05,
                                               readout_format=".2f", continuous_update=False,
-                                              layout=w.Layout(width="220px"))
+                                              tooltip="strength",
+                                              layout=w.Layout(width="200px"))
                           for name in table}
+        self.probabilities = {name: w.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05,
+                                                  description="p", readout_format=".2f",
+                                                  continuous_update=False,
+                                                  tooltip="share of the images it is applied to",
+                                                  style={"description_width": "initial"},
+                                                  layout=w.Layout(width="170px"))
+                              for name in table}
         self.picture = w.Image(format="png")
         self.info = w.HTML()
 
         def column(geometric: bool, title: str):
-            rows = [w.HBox([self.boxes[n], self.strengths[n]])
+            rows = [w.HBox([self.boxes[n], self.strengths[n], self.probabilities[n]])
                     for n, t in table.items() if t.geometric == geometric]
             return w.VBox([w.HTML(f"<b>{title}</b>"), *rows])
 
@@ -104,7 +117,8 @@ class AugmentationPlayground(TextFallback):
         ])
         self._updating = False
         self.preset.observe(self.on_preset, names="value")
-        for control in (*self.boxes.values(), *self.strengths.values()):
+        for control in (*self.boxes.values(), *self.strengths.values(),
+                        *self.probabilities.values()):
             control.observe(self.on_custom, names="value")
         for control in (self.index, self.samples, self.opacity):
             control.observe(self.render, names="value")
@@ -117,24 +131,37 @@ class AugmentationPlayground(TextFallback):
 
     # --- what to apply ---------------------------------------------------------------------
 
-    def spec(self):
-        """The current choice: a preset name, or ``{augmenter: strength}`` of the ticked ones."""
-        if self.preset.value != CUSTOM:
-            return self.preset.value
-        return {n: float(self.strengths[n].value) for n, box in self.boxes.items() if box.value}
+    def state(self) -> dict[str, tuple[float, float]]:
+        """What the controls show: ``{augmenter: (strength, probability)}`` of the ticked ones."""
+        return {n: (float(self.strengths[n].value), float(self.probabilities[n].value))
+                for n, box in self.boxes.items() if box.value}
 
-    def choose(self, **strengths: float) -> None:
-        """Tick exactly these augmenters at these strengths, e.g. ``choose(rotate=0.8)``
-        (switches to ``custom``; renders once)."""
-        unknown = set(strengths) - set(self.boxes)
-        if unknown:
-            raise ValueError(f"unknown augmenters {sorted(unknown)}; known: {list(self.boxes)}")
+    def spec(self):
+        """The current choice: a preset name, or :meth:`state` when ``custom``."""
+        return self.preset.value if self.preset.value != CUSTOM else self.state()
+
+    def _show(self, chosen) -> None:
+        """Tick exactly the augmenters of ``chosen`` (see :func:`segutils.augment.steps`) and
+        set their sliders, without treating it as a change by hand."""
+        chosen = core.steps(chosen)
         self._updating = True
         try:
-            for name, box in self.boxes.items():
-                box.value = name in strengths
-                if name in strengths:
-                    self.strengths[name].value = float(strengths[name])
+            for n, box in self.boxes.items():
+                box.value = n in chosen
+                if n in chosen:
+                    self.strengths[n].value, self.probabilities[n].value = chosen[n]
+        finally:
+            self._updating = False
+
+    def choose(self, **chosen: float | tuple[float, float]) -> None:
+        """Tick exactly these augmenters, each at a strength or a (strength, probability),
+        e.g. ``choose(rotate=0.8, blur=(0.5, 0.3))`` (switches to ``custom``; renders once)."""
+        unknown = set(chosen) - set(self.boxes)
+        if unknown:
+            raise ValueError(f"unknown augmenters {sorted(unknown)}; known: {list(self.boxes)}")
+        self._show(chosen)
+        self._updating = True
+        try:
             self.preset.value = CUSTOM
         finally:
             self._updating = False
@@ -144,17 +171,8 @@ class AugmentationPlayground(TextFallback):
 
     def on_preset(self, change=None) -> None:
         """A preset was chosen: show its augmenters in the checkboxes and render it."""
-        name = self.preset.value
-        if name != CUSTOM:
-            chosen = core.PRESET_STRENGTHS[name]
-            self._updating = True
-            try:
-                for n, box in self.boxes.items():
-                    box.value = n in chosen
-                    if n in chosen:
-                        self.strengths[n].value = chosen[n]
-            finally:
-                self._updating = False
+        if self.preset.value != CUSTOM:
+            self._show(core.PRESET_STEPS[self.preset.value])
         self.render()
 
     def on_custom(self, change=None) -> None:
@@ -206,9 +224,9 @@ class AugmentationPlayground(TextFallback):
         if not spec:
             what = "nothing ticked: tick an augmenter or choose a preset"
         elif isinstance(spec, str):
-            what = f"preset <b>{spec}</b> ({html.escape(core.PRESET_ABOUT[spec])})"
+            what = f"preset <b>{spec}</b> ({html.escape(core.preset_about(spec))})"
         else:
-            what = ", ".join(f"{html.escape(k)} {v:.2f}" for k, v in spec.items())
+            what = html.escape(core.describe(spec))
         ignored = [float((m == self.classes.ignore_index).mean()) for m in masks]
         return (f"First picture: the original. Then {len(masks)} draws of {what} "
                 f"(re-draw {self.redraws}). Ignored (added) pixels per draw: "
