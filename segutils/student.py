@@ -189,20 +189,44 @@ def _stub(indent: str, exercise_id: str, ending: str) -> str:
     return f"{indent}{STUB_COMMENT}\n{indent}raise NotImplementedError({literal}){ending}"
 
 
+#: Said once per student notebook, above its first ``course.record`` call.
+RECORD_NOTE = ("# segutils.course.record(name, value) prints a result as \"name: value\" "
+               "(make course also collects it for its summary).\n")
+
+
+def _without_test_machinery(source: str, explained: bool) -> tuple[str, bool]:
+    """``source`` without nbval marker lines, with :data:`RECORD_NOTE` above the first
+    ``segutils.course.record(`` if not ``explained`` yet; returns (source, explained)."""
+    lines = []
+    for line in source.splitlines(keepends=True):
+        if line.strip().startswith("# NBVAL_"):
+            continue
+        if not explained and line.lstrip().startswith("segutils.course.record("):
+            indent = line[: len(line) - len(line.lstrip())]
+            lines.append(indent + RECORD_NOTE)
+            explained = True
+        lines.append(line)
+    return "".join(lines), explained
+
+
 def make_student_notebook(nb, name: str):
     """The student version of instructor notebook ``nb`` (``name`` only labels errors).
 
     Returns a new notebook; ``nb`` is left as it was. Solution blocks become stubs, every code
-    cell loses its outputs and execution count; metadata, markdown, check cells and the lines
-    around each block stay exactly as they were.
+    cell loses its outputs and execution count, and the test machinery goes: ``# NBVAL_...``
+    marker lines are dropped, and the first ``segutils.course.record(...)`` call gets a comment
+    saying what it does. Metadata, markdown, check cells and the lines around each block stay
+    exactly as they were.
     """
     roles = cell_roles(nb, name)
     out = copy.deepcopy(nb)
+    explained = False
     for i, (cell, role) in enumerate(zip(out.cells, roles, strict=True)):
         if cell.cell_type != "code":
             continue
         cell.outputs = []
         cell.execution_count = None
+        cell.source, explained = _without_test_machinery(_source(cell), explained)
         if role.kind != "exercise":
             continue
         lines = _source(cell).splitlines(keepends=True)
@@ -238,7 +262,8 @@ def write_student_versions(
     paths = sorted(p for p in src.glob("*.ipynb") if p.is_file())
     if not paths:
         raise SegutilsError(
-            f"{src}: no notebooks (*.ipynb) found. Pass the folder of the instructor notebooks."
+            f"{src}: no notebooks (*.ipynb) found. Pass the folder of the instructor notebooks "
+            "(on the command line: python -m segutils student --src DIR --out OUT)."
         )
     versions = [
         (p.name, make_student_notebook(nbformat.read(p, as_version=4), p.name)) for p in paths

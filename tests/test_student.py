@@ -297,6 +297,35 @@ def test_real_notebook_student_version_leaks_no_solution(path):
 
 
 @pytest.mark.parametrize("path", REAL)
+def test_real_notebook_student_version_carries_no_unexplained_test_machinery(path):
+    out = student.make_student_notebook(nbformat.read(path, as_version=4), path.name)
+    code = "\n".join(c.source for c in out.cells if c.cell_type == "code")
+    assert "NBVAL" not in code
+    lines = [ln.strip() for ln in code.splitlines()]
+    calls = [k for k, ln in enumerate(lines) if ln.startswith("segutils.course.record(")]
+    if calls:  # explained once, right above its first use
+        assert lines[calls[0] - 1] == student.RECORD_NOTE.strip()
+        assert lines.count(student.RECORD_NOTE.strip()) == 1
+
+
+def test_markers_go_and_the_first_record_call_is_explained():
+    nb = build(EXERCISE_1)
+    nb.cells += [new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)"),
+                 new_code_cell("for k in range(2):\n    segutils.course.record('a', k)"),
+                 new_code_cell("segutils.course.record('b', 2)")]
+    out = student.make_student_notebook(nb, "01_masks.ipynb")
+    assert [c.source for c in out.cells[-3:]] == [
+        "print(1)",
+        "for k in range(2):\n    " + student.RECORD_NOTE + "    segutils.course.record('a', k)",
+        "segutils.course.record('b', 2)"]
+
+
+def test_the_command_line_names_src_when_there_are_no_notebooks(tmp_path, capsys):
+    assert student.main(tmp_path / "out", tmp_path) == 1
+    assert "--src" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", REAL)
 def test_real_notebook_has_at_least_two_check_cells(path):
     nb = nbformat.read(path, as_version=4)
     n = sum(1 for c in nb.cells if c.cell_type == "code" and CHECK_CALL.search(c.source))
