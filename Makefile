@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup course lab test lint notebooks student bench camvid clean
+.PHONY: setup course lab test test-jax lint notebooks student bench camvid clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,16 @@ test: $(STAMP) lint
 	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest tests notebooks \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg
+
+# The model side of segutils on the JAX backend: models, losses, metrics, upsampling, training
+# (tf.data stays the input pipeline). tests/test_backends.py, part of `make test`, picks its
+# backends itself: JAX without TensorFlow, and saving on one backend, reloading on the other.
+JAX_TESTS = tests/test_models_fcn.py tests/test_models_small.py \
+	tests/test_models_unet.py tests/test_upsampling.py tests/test_losses.py tests/test_metrics.py \
+	tests/test_balancing.py tests/test_registry.py tests/test_flops.py tests/test_train.py \
+	tests/test_train_resume.py
+test-jax: $(STAMP)
+	KERAS_BACKEND=jax JAX_PLATFORMS=cpu SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(JAX_TESTS)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m segutils course --profile cpu --inplace --out build/notebooks-cpu

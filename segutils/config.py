@@ -137,17 +137,11 @@ def seed_everything(seed: int = DEFAULT_SEED) -> int:
     import numpy as np
 
     np.random.seed(seed % 2**32)
-    if "keras" in sys.modules or _keras_importable():
+    if "keras" in sys.modules or installed("keras"):
         import keras
 
         keras.utils.set_random_seed(seed)
     return seed
-
-
-def _keras_importable() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("keras") is not None
 
 
 def project_root() -> Path | None:
@@ -225,6 +219,16 @@ def _stderr_silenced():
         os.close(saved)
 
 
+def installed(name: str) -> bool:
+    """Whether package ``name`` can be imported, without importing it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a finder that refuses it, or a broken install
+        return False
+
+
 def import_quietly():
     """Import TensorFlow (when installed) and Keras without their start-up log lines.
 
@@ -233,9 +237,7 @@ def import_quietly():
     for key, value in _TF_ENV.items():
         os.environ.setdefault(key, value)
     with _stderr_silenced():
-        import importlib.util
-
-        if importlib.util.find_spec("tensorflow") is not None:
+        if installed("tensorflow"):
             import tensorflow as tf
 
             tf.get_logger().setLevel("ERROR")

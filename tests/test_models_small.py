@@ -82,7 +82,7 @@ def test_a_few_training_steps_lower_the_loss(build):
     model.compile(keras.optimizers.Adam(1e-2),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255))
     first = float(model.train_on_batch(x, y))
-    for _ in range(15):
+    for _ in range(40):  # the per-pixel model is a linear classifier: it learns slowly at 1e-2
         last = float(model.train_on_batch(x, y))
     assert last < 0.9 * first
 

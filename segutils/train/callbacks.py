@@ -53,7 +53,8 @@ def learning_rate(optimizer) -> float | None:
     lr = getattr(optimizer, "learning_rate", None)
     if lr is None:
         return None
-    return float(lr.numpy()) if hasattr(lr, "numpy") else float(lr)
+    # A Keras variable: read its backend tensor (its own .numpy() warns under NumPy 2 on JAX).
+    return _as_float(keras.ops.convert_to_numpy(getattr(lr, "value", lr)))
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):

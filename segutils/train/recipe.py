@@ -234,9 +234,9 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, run_dir: str | Pat
 
 def _can_write_summaries() -> bool:
     """TensorBoard logs need TensorFlow's summary writer and the ``tensorboard`` package."""
-    import importlib.util
+    from segutils.config import installed
 
-    missing = [m for m in ("tensorflow", "tensorboard") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("tensorflow", "tensorboard") if not installed(m)]
     if missing:
         warnings.warn(f"no TensorBoard logs: {' and '.join(missing)} not installed "
                       f"(pip install {' '.join(missing)})", stacklevel=3)

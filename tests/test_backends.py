@@ -1,0 +1,208 @@
+"""segutils on every Keras backend: the model side needs no TensorFlow, and saved models travel.
+
+The models, losses, metrics, the bilinear initializer and the compile/fit recipe are written with
+``keras`` and ``keras.ops`` only. ``tf.data`` stays the input pipeline (Keras takes it on every
+backend), so TensorFlow may only be imported lazily, by the data pipeline, TensorBoard or the
+hardware probe.
+
+* A static check: none of those modules imports TensorFlow at module level.
+* A run on the JAX backend in a fresh interpreter where ``import tensorflow`` fails as it does
+  when TensorFlow is not installed: every registered model builds at an odd size, trains a step
+  and returns logits at the input size; ``fit`` trains into a run folder and resumes.
+* A model saved on one backend reloads on the other and predicts the same logits.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+PACKAGE = Path(__file__).resolve().parent.parent / "segutils"
+#: The modules that must work without TensorFlow (packages: every module inside).
+KERAS_ONLY = ["models", "losses.py", "metrics", "upsampling.py", "train/recipe.py",
+              "train/callbacks.py", "train/run_folder.py", "train/hardware.py"]
+
+
+def _files(entry: str) -> list[Path]:
+    path = PACKAGE / entry
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
+
+
+def _module_level_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of the imports that run when ``path`` is imported: everything outside
+    function bodies (class bodies and ``if``/``try`` blocks at the top run at import time)."""
+    found = []
+
+    def visit(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                continue
+            if isinstance(child, ast.Import):
+                found.extend((child.lineno, a.name) for a in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
+                found.append((child.lineno, child.module))
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
+    return found
+
+
+def test_the_import_reader_sees_top_level_and_skips_functions(tmp_path):
+    sample = tmp_path / "m.py"
+    sample.write_text(textwrap.dedent("""
+        import keras
+        try:
+            import tensorflow as tf
+        except ImportError:
+            tf = None
+        def lazy():
+            import tensorflow
+        class C:
+            from tensorflow import data
+    """))
+    assert _module_level_imports(sample) == [(2, "keras"), (4, "tensorflow"), (10, "tensorflow")]
+
+
+@pytest.mark.parametrize("entry", KERAS_ONLY)
+def test_keras_only_modules_do_not_import_tensorflow_at_import_time(entry):
+    bad = [f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}"
+           for path in _files(entry) for line, name in _module_level_imports(path)
+           if name.split(".")[0] in ("tensorflow", "tf_keras", "tensorboard")]
+    assert not bad, ("use keras / keras.ops, or import TensorFlow inside the function that "
+                     "needs it: " + "; ".join(bad))
+
+
+#: Makes ``import tensorflow`` (and tensorboard) fail exactly as when they are not installed.
+NO_TENSORFLOW = '''
+import importlib.abc, sys
+
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("tensorflow", "tensorboard"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, _NotInstalled())
+'''
+
+WITHOUT_TENSORFLOW = NO_TENSORFLOW + '''
+import json, math, sys, warnings
+import numpy as np
+from segutils import config
+keras = config.import_quietly()
+from segutils.models import registry
+from segutils.train import recipe
+
+out = {"backend": keras.config.backend(), "models": {}}
+rng = np.random.default_rng(0)
+x = rng.uniform(0, 1, (2, 37, 45, 3)).astype("float32")
+y = rng.integers(0, 5, (2, 37, 45)).astype("int32")
+y[:, :3] = 255  # ignored pixels
+for name in registry.available():
+    model = registry.build(name, 5, profile="quick")
+    recipe.compile_model(model, 5)
+    loss = model.train_on_batch(x, y, return_dict=True)["loss"]
+    out["models"][name] = [list(model.predict(x, verbose=0).shape), float(loss)]
+
+
+class Batches(keras.utils.PyDataset):
+    def __init__(self, n):
+        super().__init__()
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, k):
+        return x, y
+
+
+model = registry.build("unet_mini", 5, profile="quick")
+recipe.compile_model(model, 5)
+run = sys.argv[1]
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    first = recipe.fit(model, Batches(2), Batches(1), epochs=2, run_dir=run, verbose=0)
+out["no_tensorboard_warning"] = any("no TensorBoard logs" in str(w.message) for w in caught)
+again = recipe.fit(recipe.load_model(run + "/last.keras"), Batches(2), Batches(1), epochs=3,
+                   run_dir=run, verbose=0)
+out["fit"] = [first.epochs_done, again.initial_epoch, again.epochs_done]
+out["tensorflow_imported"] = any(m.partition(".")[0] == "tensorflow" for m in sys.modules)
+print("RESULT " + json.dumps(out))
+'''
+
+
+def _run(code: str, *args: str, backend: str) -> dict:
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                          text=True, timeout=900)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, f"{backend} run failed:\n{done.stderr[-4000:]}"
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def test_models_train_and_resume_on_jax_without_tensorflow(tmp_path):
+    pytest.importorskip("jax")
+    out = _run(WITHOUT_TENSORFLOW, str(tmp_path / "run"), backend="jax")
+    assert out["backend"] == "jax"
+    assert not out["tensorflow_imported"]
+    from segutils.models import registry
+
+    assert set(out["models"]) == set(registry.available())
+    for name, (shape, loss) in out["models"].items():
+        assert shape == [2, 37, 45, 5], f"{name} gave logits of shape {shape}"
+        assert 0 < loss < 20, f"{name}: first-step loss {loss}"
+    assert out["fit"] == [2, 2, 3]  # trained 2 epochs; the rerun resumed at 2 and did the 3rd
+    assert out["no_tensorboard_warning"]  # says why there are no TensorBoard logs
+    assert (tmp_path / "run" / "best.keras").is_file()
+
+
+SAVE = '''
+import sys, numpy as np
+from segutils import config
+keras = config.import_quietly()
+from segutils.models import registry
+x = np.random.default_rng(1).uniform(0, 1, (1, 35, 41, 3)).astype("float32")
+for name in sys.argv[2].split(","):
+    model = registry.build(name, 4, profile="quick")
+    model.save(f"{sys.argv[1]}/{name}.keras")
+    np.save(f"{sys.argv[1]}/{name}.npy", np.asarray(model.predict(x, verbose=0)))
+np.save(f"{sys.argv[1]}/x.npy", x)
+print("RESULT {}")
+'''
+
+LOAD = '''
+import json, sys, numpy as np
+from segutils import config
+keras = config.import_quietly()
+from segutils.train.recipe import load_model
+x = np.load(f"{sys.argv[1]}/x.npy")
+out = {}
+for name in sys.argv[2].split(","):
+    model = load_model(f"{sys.argv[1]}/{name}.keras", compile=False)
+    got = np.asarray(model.predict(x, verbose=0))
+    out[name] = float(np.abs(got - np.load(f"{sys.argv[1]}/{name}.npy")).max())
+print("RESULT " + json.dumps(out))
+'''
+
+#: Models with every custom layer of the course: bilinear upsampling, crops, the VGG encoder.
+TRAVELLERS = "unet_mini,fcn8,vgg_unet"
+
+
+@pytest.mark.parametrize("saved_on, loaded_on", [("tensorflow", "jax"), ("jax", "tensorflow")])
+def test_a_saved_model_reloads_on_the_other_backend(tmp_path, saved_on, loaded_on):
+    pytest.importorskip("jax")
+    _run(SAVE, str(tmp_path), TRAVELLERS, backend=saved_on)
+    errors = _run(LOAD, str(tmp_path), TRAVELLERS, backend=loaded_on)
+    for name, error in errors.items():
+        assert error < 1e-4, f"{name} saved on {saved_on} predicts differently on {loaded_on}"
