@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup course lab test test-jax lint notebooks student bench camvid clean
+.PHONY: setup course lab test test-jax test-colab test-oldest lint notebooks student bench camvid clean
 
 setup: $(STAMP)
 
@@ -36,10 +36,11 @@ lab: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+NBVAL = --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
+	--nbval-sanitize-with tests/nbval_sanitize.cfg
+
 test: $(STAMP) lint
-	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest tests notebooks \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg
+	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest tests notebooks $(NBVAL)
 
 # The model side of segutils on the JAX backend: models, losses, metrics, upsampling, training
 # (tf.data stays the input pipeline). tests/test_backends.py, part of `make test`, picks its
@@ -50,6 +51,20 @@ JAX_TESTS = tests/test_models_fcn.py tests/test_models_small.py \
 	tests/test_train_resume.py
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax JAX_PLATFORMS=cpu SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(JAX_TESTS)
+
+# The two other environments CI tests, each built from scratch by .ci/env into .venv-NAME:
+# colab, Python 3.12 with the newest TensorFlow, Keras and NumPy: the unit tests and every notebook;
+# oldest, Python 3.10 with every lower bound pyproject.toml declares: the unit tests.
+# The browser, backend and student-notebook tests check no version, and run in `make test` only.
+MAIN_ENV_ONLY = --ignore=tests/test_browser.py --ignore=tests/test_backends.py \
+	--ignore=tests/test_student_notebooks.py
+test-colab:
+	PYTHON=$(PYTHON) bash .ci/env colab
+	SEGUTILS_PROFILE=quick .venv-colab/bin/python -m pytest tests notebooks $(NBVAL) $(MAIN_ENV_ONLY)
+
+test-oldest:
+	PYTHON=$(PYTHON) bash .ci/env oldest
+	SEGUTILS_PROFILE=quick .venv-oldest/bin/python -m pytest tests $(MAIN_ENV_ONLY)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m segutils course --profile cpu --inplace --out build/notebooks-cpu

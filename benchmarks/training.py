@@ -9,9 +9,10 @@ rate uses the analytic count of :mod:`segutils.models.flops`: a training step co
 forward passes (the backward pass computes gradients for activations and for weights, each about
 as costly as the forward pass).
 
-On a CPU (TensorFlow) it runs float32 with XLA off and on. On a GPU, run it with JAX (no
-TensorFlow needed) to compare float32 with mixed precision, with and without XLA, and to see the
-achieved FLOP rate as a fraction of the GPU's peak::
+On a CPU it runs float32 with XLA off and on. On a GPU it compares float32 with mixed
+bfloat16 and float16, each with XLA off and on, and gives the achieved FLOP rate as a fraction of
+the GPU's peak. Nothing in it needs TensorFlow: with ``KERAS_BACKEND=jax`` it runs where
+TensorFlow is not installed (``benchmarks/gpu_check.sh`` runs it so on a GPU machine)::
 
     flock /tmp/cpu.lock python benchmarks/training.py                 # this machine's CPU
     KERAS_BACKEND=jax python benchmarks/training.py --profiles gpu cpu  # on a GPU machine
@@ -41,6 +42,8 @@ from segutils.train.recipe import compile_model  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = ("unet_mini", "unet", "fcn8")
+#: Compared on a GPU, each with XLA off and on; a CPU runs float32 only.
+GPU_PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 N_CLASSES = 7
 
 #: Dense peak TFLOP/s from NVIDIA's datasheets (no sparsity): (float32 via TF32 tensor cores,
@@ -50,26 +53,6 @@ GPU_PEAKS = {
     "H100": (494.7, 989.4), "A100": (156.0, 312.0), "L4": (60.0, 121.0),
     "T4": (8.1, 65.0), "V100": (15.7, 125.0),
 }
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def gpu_name(devices: hardware.Devices) -> str | None:
-    if not devices.gpus:
-        return None
-    if devices.backend == "jax":
-        import jax
-
-        return jax.devices()[0].device_kind
-    return devices.names[0] if devices.names else "GPU"
 
 
 def peak_tflops(name: str | None, precision: str) -> float | None:
@@ -138,16 +121,17 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--profiles", nargs="+", default=["quick", "cpu"])
     parser.add_argument("--seconds", type=float, default=8.0, help="timed seconds per setting")
+    parser.add_argument("--precisions", nargs="+", default=list(GPU_PRECISIONS),
+                        choices=GPU_PRECISIONS, help="on a GPU: the precisions to compare")
     parser.add_argument("--out", type=Path, default=None, help="results file stem")
     args = parser.parse_args()
 
     devices = hardware.detect_devices()
-    gpu = gpu_name(devices)
+    gpu = hardware.gpu_model(devices)
     if devices.kind == "cpu":
         settings = [("float32", False), ("float32", True)]
     else:
-        settings = [("float32", False), ("float32", True), ("mixed_float16", False),
-                    ("mixed_float16", True)]
+        settings = [(precision, jit) for precision in args.precisions for jit in (False, True)]
     rows, load_before = [], os.getloadavg()[0]
     for profile_name in args.profiles:
         p = config.profile(profile_name)
@@ -159,8 +143,7 @@ def main() -> None:
                 rows.append(row)
                 print(table([row], bool(gpu))[-1], flush=True)
 
-    machine = (f"{gpu} ({devices.backend})" if gpu else
-               f"{cpu_name()}, {os.cpu_count()} cores, no GPU")
+    machine = hardware.describe_machine(devices)
     versions = f"Keras {keras.__version__}, backend {devices.backend}"
     if "tensorflow" in __import__("sys").modules:
         versions += f", TensorFlow {__import__('tensorflow').__version__}"
@@ -181,10 +164,10 @@ def main() -> None:
              f"{os.cpu_count()}, other jobs shared the cores and the figures are pessimistic).",
              "", *table(rows, bool(gpu)), ""]
     if not gpu:
-        lines += ["No GPU was available for this measurement. On a GPU machine run "
-                  "`KERAS_BACKEND=jax python benchmarks/training.py --profiles gpu cpu` to add "
-                  "float32 vs mixed precision, XLA on/off and the fraction of the GPU's peak.",
-                  ""]
+        lines += ["No GPU was available for this measurement. On a GPU machine "
+                  "`bash benchmarks/gpu_check.sh` adds float32 against mixed bfloat16 and "
+                  "float16, XLA on and off, the fraction of the GPU's peak and a short real "
+                  "training run with a resume.", ""]
     stem.with_suffix(".md").write_text("\n".join(lines))
     print(f"wrote {stem.with_suffix('.json')} and .md")
 

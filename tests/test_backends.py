@@ -167,6 +167,49 @@ def test_models_train_and_resume_on_jax_without_tensorflow(tmp_path):
     assert (tmp_path / "run" / "best.keras").is_file()
 
 
+BENCHMARKS = PACKAGE.parent / "benchmarks"
+
+#: The two benchmark scripts the GPU check runs, tiny, with TensorFlow blocked.
+BENCHMARKS_WITHOUT_TENSORFLOW = NO_TENSORFLOW + '''
+import json, runpy, sys
+bench, out = sys.argv[1], sys.argv[2]
+runs = {
+    "training.py": ["--models", "unet_mini", "--profiles", "quick", "--seconds", "0.2",
+                    "--out", out + "/speed"],
+    "training_check.py": ["--model", "unet_mini", "--profile", "quick", "--images", "32",
+                          "--epochs", "2", "--run-dir", out + "/run", "--out", out + "/check"],
+}
+codes = {}
+for script, args in runs.items():
+    sys.argv = [script, *args]
+    try:
+        runpy.run_path(f"{bench}/{script}", run_name="__main__")
+        codes[script] = 0
+    except SystemExit as stop:
+        codes[script] = stop.code
+imported = any(m.partition(".")[0] == "tensorflow" for m in sys.modules)
+print("RESULT " + json.dumps({"exit": codes, "tensorflow_imported": imported}))
+'''
+
+
+def test_the_gpu_checks_benchmarks_run_on_jax_without_tensorflow(tmp_path):
+    """benchmarks/gpu_check.sh runs these two where TensorFlow cannot be installed."""
+    pytest.importorskip("jax")
+    out = _run(BENCHMARKS_WITHOUT_TENSORFLOW, str(BENCHMARKS), str(tmp_path), backend="jax")
+    assert out == {"exit": {"training.py": 0, "training_check.py": 0},
+                   "tensorflow_imported": False}
+    speed = json.loads((tmp_path / "speed.json").read_text())
+    assert "backend jax" in speed["versions"] and "no GPU" in speed["machine"]
+    assert [(r["precision"], r["xla"]) for r in speed["rows"]] == [("float32", False),
+                                                                  ("float32", True)]
+    assert all(r["images_per_s"] > 0 and r["steps"] >= 5 for r in speed["rows"])
+    check = json.loads((tmp_path / "check.json").read_text())
+    assert all(check["checks"].values()) and len(check["checks"]) == 3
+    assert len(check["loss_by_epoch"]) == 3 and check["resumed_call"]["initial_epoch"] == 2
+    assert (tmp_path / "run" / "last.keras").is_file()
+    assert "pass: loss fell" in (tmp_path / "check.md").read_text()
+
+
 SAVE = '''
 import sys, numpy as np
 from segutils import config

@@ -43,6 +43,21 @@ def test_choices_follow_the_devices(devices, precision, jit, strategy):
     assert hw.choose_strategy(devices) == strategy
 
 
+def test_the_machine_is_named_by_its_gpu_else_by_its_cpu(monkeypatch):
+    monkeypatch.setattr(hw, "cpu_model", lambda: "Some CPU @ 2.0GHz")
+    monkeypatch.setattr(hw.os, "cpu_count", lambda: 6)
+    assert hw.gpu_model(hw.Devices("tensorflow")) is None
+    assert hw.describe_machine(hw.Devices("tensorflow")) == "Some CPU @ 2.0GHz, 6 cores, no GPU"
+    gpu = hw.Devices("tensorflow", gpus=1, names=("NVIDIA L4",))
+    assert hw.gpu_model(gpu) == "NVIDIA L4"
+    assert hw.describe_machine(gpu) == "NVIDIA L4 (tensorflow)"
+
+
+def test_the_cpu_has_a_name():
+    name = hw.cpu_model()
+    assert isinstance(name, str) and name.strip()
+
+
 def test_setup_applies_the_policy_and_restores():
     try:
         acc = hw.setup(devices=hw.Devices("tensorflow", gpus=1), strategy="default")

@@ -123,7 +123,7 @@ class _Painter:
     def detail(self, pts, color, ellipse=False):
         """Texture only (windows, lane markings): changes the image, never the mask."""
         if ellipse:
-            self.im.ellipse([pts[:2], pts[2:]], fill=_rgb(color))
+            self.im.ellipse([tuple(pts[:2]), tuple(pts[2:])], fill=_rgb(color))
         else:
             self.im.polygon(pts, fill=_rgb(color))
 

@@ -85,6 +85,39 @@ def detect_devices() -> Devices:
     return Devices(backend)
 
 
+def cpu_model() -> str:
+    """The processor's model name (from /proc/cpuinfo where there is one)."""
+    import platform
+    from pathlib import Path
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_model(devices: Devices) -> str | None:
+    """The first GPU's model name ("NVIDIA H100 80GB HBM3"), or None without a GPU."""
+    if not devices.gpus:
+        return None
+    if devices.backend == "jax":
+        import jax
+
+        return next(d.device_kind for d in jax.devices() if d.platform == "gpu")
+    return devices.names[0] if devices.names else "GPU"
+
+
+def describe_machine(devices: Devices) -> str:
+    """The machine in words, for a benchmark's results: its GPU, else its CPU and cores."""
+    gpu = gpu_model(devices)
+    if gpu:
+        return f"{gpu} ({devices.backend})"
+    return f"{cpu_model()}, {os.cpu_count()} cores, no GPU"
+
+
 def choose_precision(devices: Devices) -> str:
     """``mixed_bfloat16`` on a TPU, ``mixed_float16`` on a GPU, ``float32`` on a CPU."""
     if devices.tpu:
