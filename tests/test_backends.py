@@ -238,8 +238,9 @@ for name in sys.argv[2].split(","):
 print("RESULT " + json.dumps(out))
 '''
 
-#: Models with every custom layer of the course: bilinear upsampling, crops, the VGG encoder.
-TRAVELLERS = "unet_mini,fcn8,vgg_unet"
+#: Models with every custom layer of the course: bilinear upsampling, crops, the VGG encoder,
+#: SegNet's pooling indices, PSPNet's bins and resizes, a nested keras.applications encoder.
+TRAVELLERS = "unet_mini,fcn8,vgg_unet,segnet_mini,mobilenet_pspnet"
 
 
 @pytest.mark.parametrize("saved_on, loaded_on", [("tensorflow", "jax"), ("jax", "tensorflow")])

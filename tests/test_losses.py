@@ -15,31 +15,10 @@ from segutils.config import import_quietly
 keras = import_quietly()
 
 from segutils import losses  # noqa: E402
+from segutils.models.anatomy import value_and_grad as value_and_gradient  # noqa: E402
 
 C = 4
 WEIGHTS = [0.5, 2.0, 1.0, 3.0]
-
-
-def value_and_gradient(fn, x):
-    """``fn(x)`` and its gradient with respect to ``x``, on whichever backend Keras runs."""
-    if keras.config.backend() == "jax":
-        import jax
-
-        value, grad = jax.value_and_grad(fn)(jax.numpy.asarray(x))
-        return float(value), np.asarray(grad)
-    if keras.config.backend() == "torch":
-        import torch
-
-        t = torch.tensor(x, requires_grad=True)
-        value = fn(t)
-        value.backward()
-        return float(value.detach()), t.grad.numpy()
-    import tensorflow as tf
-
-    t = tf.Variable(x)
-    with tf.GradientTape() as tape:
-        value = fn(t)
-    return float(value), tape.gradient(value, t).numpy()
 
 
 def random_case(seed=0, shape=(2, 5, 6), ignore_fraction=0.2, scale=3.0):

@@ -16,11 +16,20 @@ keras = import_quietly()
 
 from segutils.models import registry  # noqa: E402
 
-NAMES = ("per_pixel", "unet_mini", "unet", "vgg_unet", "fcn32", "fcn16", "fcn8")
+COURSE = ("per_pixel", "unet_mini", "unet", "vgg_unet", "fcn32", "fcn16", "fcn8")
+PRETRAINED = ("resnet50_unet", "mobilenet_unet", "resnet50_fcn8", "mobilenet_fcn8",
+              "resnet50_pspnet", "mobilenet_pspnet", "resnet50_deeplabv3plus",
+              "mobilenet_deeplabv3plus")
+ALL = (*COURSE, "segnet_mini", "segnet", *PRETRAINED)
+# On JAX, building a keras.applications encoder traces every one of its layers for shape
+# inference (about ten seconds each here), so the JAX run checks the course's own models in
+# this file; tests/test_backends.py builds and trains every model on JAX once.
+NAMES = ALL if keras.config.backend() == "tensorflow" else (*COURSE, "segnet_mini", "segnet")
 
 
 def test_available_lists_every_model_in_course_order():
-    assert registry.available() == NAMES
+    assert registry.available() == ALL
+    assert registry.COURSE_MODELS == COURSE
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +78,13 @@ def test_parameter_count_equals_the_sum_over_weight_shapes(quick_models, name):
         ("fcn32", "quick", {"encoder_width": 0.125, "fc_width": 128}),
         ("fcn16", "gpu", {"weights": "imagenet"}),
         ("unet", None, {}),
+        ("segnet_mini", "quick", {"filters": 16}),
+        ("segnet_mini", "gpu", {"filters": 64}),
+        ("segnet", "cpu", {"encoder_width": 0.25}),
+        ("segnet", "gpu", {"encoder_weights": "imagenet"}),
+        ("resnet50_unet", "cpu", {}),
+        ("mobilenet_pspnet", "quick", {}),
+        ("resnet50_deeplabv3plus", "gpu", {"encoder_weights": "imagenet"}),
     ],
 )
 def test_profile_options_follow_the_documented_table(name, profile, expected):

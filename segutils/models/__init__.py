@@ -4,6 +4,9 @@
 - ``unet_mini``, ``unet``, ``vgg_unet``: the U-Net family (encoder-decoder, skip concatenation).
 - ``fcn32``, ``fcn16``, ``fcn8``: the fully convolutional networks on VGG16 (skip addition), and
   ``transfer_weights`` for staged training.
+- ``segnet``, ``segnet_mini``: upsampling with the encoder's max-pooling indices.
+- On ``keras.applications`` encoders (ResNet-50, MobileNetV2; ``encoders``): U-Net and FCN-8s
+  heads (``pretrained``), PSPNet and DeepLabV3+ (``pyramid``).
 - ``build(name, n_classes, profile=P)``: every model by name, sized for the run's profile;
   ``available()`` lists the names. ``count_flops`` counts a model's floating-point operations.
 

@@ -37,8 +37,8 @@ from segutils.models.vgg import (
 )
 from segutils.upsampling import bilinear_upsampling, upsampling_kernel_size
 
-__all__ = ["OUTPUT_STRIDE", "fcn8", "fcn16", "fcn32", "fcn_variant", "parameter_count",
-           "transfer_weights"]
+__all__ = ["OUTPUT_STRIDE", "fcn8", "fcn16", "fcn32", "fcn_head", "fcn_variant",
+           "parameter_count", "transfer_weights"]
 
 #: Five 2x2 poolings: the coarsest map is 1/32 of the (padded) input.
 OUTPUT_STRIDE = 32
@@ -94,26 +94,38 @@ def _fcn(
     x = keras.layers.Dropout(dropout, name="drop7")(fc7(x))
     if source is not None:
         convolutionize(source, fc6, fc7)
-    score = _score(x, n_classes, "score_fr")
+    skips = {16: ("pool4", features["pool4"]), 8: ("pool3", features["pool3"])}
+    logits = fcn_head(x, skips, inputs, n_classes, stride=stride, at_once=at_once)
+    return keras.Model(inputs, logits, name=name or f"fcn{stride}")
 
-    # Skip fusion, coarse to fine: upsample the scores x2 (learnable, bilinear start), add the
-    # scores of the pooled map of the same stride. Names as in FCN's Caffe nets.
-    skips = {16: ("pool4", "upscore2"), 8: ("pool3", "upscore_pool4")}
+
+def fcn_head(x, skips: dict, inputs, n_classes: int, *, stride: int = 8, at_once: bool = False):
+    """FCN's scoring and skip fusion on any encoder; returns the logits at ``inputs``' size.
+
+    ``x`` is the stride-32 feature map (VGG16's fc7, or a ResNet's last stage); ``skips`` maps
+    strides 16 and 8 to ``(name, feature map)`` (``"pool4"``, ``"pool3"`` for VGG16). The
+    scores of ``x`` (``score_fr``) are upsampled x2 (learnable, bilinear start) and added to
+    the zero-initialised scores of the stride-16 skip (``score_<name>``), and again for stride
+    8; a fixed bilinear upsampling by ``stride`` gives full size, then the crop to ``inputs``.
+    """
+    score = _score(x, n_classes, "score_fr")
+    # Skip fusion, coarse to fine. Layer names as in FCN's Caffe nets.
+    up_names = {16: "upscore2", 8: f"upscore_{skips[16][0]}"}
     for skip_stride in (16, 8):
         if stride > skip_stride:
             break
-        pool, up_name = skips[skip_stride]
-        score = bilinear_upsampling(2, n_classes, trainable=True, name=up_name)(score)
-        skip = features[pool]
+        skip_name, skip = skips[skip_stride]
+        score = bilinear_upsampling(2, n_classes, trainable=True,
+                                    name=up_names[skip_stride])(score)
         if at_once:
-            skip = keras.layers.Rescaling(AT_ONCE_SCALES[pool], name=f"scale_{pool}")(skip)
-        score = keras.layers.Add(name=f"fuse_{pool}")([score, _score(skip, n_classes,
-                                                                     f"score_{pool}")])
+            skip = keras.layers.Rescaling(AT_ONCE_SCALES[skip_name],
+                                          name=f"scale_{skip_name}")(skip)
+        score = keras.layers.Add(name=f"fuse_{skip_name}")(
+            [score, _score(skip, n_classes, f"score_{skip_name}")])
 
     # The final upsampling stays bilinear (fixed), as in FCN.
     x = bilinear_upsampling(stride, n_classes, trainable=False, name=f"upscore{stride}")(score)
-    logits = CropToReference(name="logits", dtype="float32")([x, inputs])
-    return keras.Model(inputs, logits, name=name or f"fcn{stride}")
+    return CropToReference(name="logits", dtype="float32")([x, inputs])
 
 
 _DOC_ARGS = """

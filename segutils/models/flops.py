@@ -105,7 +105,9 @@ def flops_by_layer(model: keras.Model, image_size=None) -> dict[str, int]:
     counts: dict[str, int] = {}
     for layer in static.layers:
         if isinstance(layer, keras.Model):
-            inner = flops_by_layer(layer, tuple(layer.input.shape[1:3]))
+            # The size it is called at in this graph (its own input may accept any size).
+            called_with = layer._inbound_nodes[0].input_tensors[0]
+            inner = flops_by_layer(layer, tuple(called_with.shape[1:3]))
             counts.update({f"{layer.name}/{k}": v for k, v in inner.items()})
             continue
         n = _layer_flops(layer)

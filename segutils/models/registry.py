@@ -1,7 +1,7 @@
 """Build any of the course's models by name, sized for the run's profile.
 
 >>> from segutils.models import registry
->>> registry.available()
+>>> registry.available()[:7]
 ('per_pixel', 'unet_mini', 'unet', 'vgg_unet', 'fcn32', 'fcn16', 'fcn8')
 >>> model = registry.build("unet", 7, profile="quick")   # doctest: +SKIP
 
@@ -21,7 +21,15 @@ unet            ``base_filters=P.base_filters``         ``base_filters=P.base_fi
 vgg_unet        ``encoder_width=P.base_filters / 64``   ``weights="imagenet"`` (full VGG16)
 fcn32/16/8      ``encoder_width=P.base_filters / 64``,  ``weights="imagenet"`` (the paper's
                 ``fc_width=16 * P.base_filters``        model: VGG16, fc6/fc7 of 4096)
+segnet_mini     ``filters=2 * P.base_filters``          ``filters=64`` (SegNet-Basic)
+segnet          ``encoder_width=P.base_filters / 64``   ``encoder_weights="imagenet"``
+resnet50_*,     (their own width, random weights)       ``encoder_weights="imagenet"``
+mobilenet_*
 ==============  ======================================  =========================================
+
+The ``resnet50_*`` and ``mobilenet_*`` models (U-Net, FCN-8s, PSPNet and DeepLabV3+ heads on
+``keras.applications`` encoders, :mod:`segutils.models.encoders`) have no slimmer version:
+``keras.applications`` builds them at one width, the one ImageNet weights exist for.
 
 With ``base_filters`` 8 (quick) or 16 (cpu) the VGG-based models keep VGG16's layout at 1/8 or
 1/4 of its width, which trains on two CPU cores; on a GPU they are the published networks,
@@ -37,7 +45,8 @@ import inspect
 
 from segutils.errors import ConfigError
 
-__all__ = ["available", "build", "builder", "profile_options"]
+__all__ = ["COURSE_MODELS", "available", "build", "builder", "profile_options",
+           "weights_option"]
 
 #: Model name -> "module:function". Order is the course's order, simplest first.
 BUILDERS: dict[str, str] = {
@@ -48,7 +57,19 @@ BUILDERS: dict[str, str] = {
     "fcn32": "segutils.models.fcn:fcn32",
     "fcn16": "segutils.models.fcn:fcn16",
     "fcn8": "segutils.models.fcn:fcn8",
+    "segnet_mini": "segutils.models.segnet:segnet_mini",
+    "segnet": "segutils.models.segnet:segnet",
+    "resnet50_unet": "segutils.models.pretrained:resnet50_unet",
+    "mobilenet_unet": "segutils.models.pretrained:mobilenet_unet",
+    "resnet50_fcn8": "segutils.models.pretrained:resnet50_fcn8",
+    "mobilenet_fcn8": "segutils.models.pretrained:mobilenet_fcn8",
+    "resnet50_pspnet": "segutils.models.pyramid:resnet50_pspnet",
+    "mobilenet_pspnet": "segutils.models.pyramid:mobilenet_pspnet",
+    "resnet50_deeplabv3plus": "segutils.models.pyramid:resnet50_deeplabv3plus",
+    "mobilenet_deeplabv3plus": "segutils.models.pyramid:mobilenet_deeplabv3plus",
 }
+#: The models of notebooks 05 and 06, built from scratch at the profile's widths.
+COURSE_MODELS = ("per_pixel", "unet_mini", "unet", "vgg_unet", "fcn32", "fcn16", "fcn8")
 
 
 def available() -> tuple[str, ...]:
@@ -91,12 +112,25 @@ def profile_options(name: str, profile) -> dict:
     p = config.profile(profile)
     if name in ("unet_mini", "unet"):
         return {"base_filters": p.base_filters}
+    if name == "segnet_mini":
+        return {"filters": 64 if p.name == "gpu" else 2 * p.base_filters}
     if p.name == "gpu":
-        return {"weights": "imagenet"}
+        return {weights_option(name): "imagenet"}
+    if weights_option(name) == "encoder_weights" and name != "segnet":
+        return {}  # keras.applications' encoders come at one width: their own
     options = {"encoder_width": p.base_filters / 64}
     if name.startswith("fcn"):
         options["fc_width"] = 16 * p.base_filters
     return options
+
+
+def weights_option(name: str) -> str | None:
+    """The option through which model ``name`` starts from pretrained weights: ``"weights"``
+    (VGG16's, for ``vgg_unet`` and the FCNs), ``"encoder_weights"`` (SegNet and the
+    ``keras.applications`` encoders), or ``None`` for models that always start from scratch."""
+    parameters = inspect.signature(builder(name)).parameters
+    return next((option for option in ("weights", "encoder_weights") if option in parameters),
+                None)
 
 
 def build(name: str, n_classes: int, *, profile=None, input_shape=(None, None, 3), **options):
@@ -106,7 +140,10 @@ def build(name: str, n_classes: int, *, profile=None, input_shape=(None, None, 3
     ----------
     name:
         One of :func:`available`: ``per_pixel``, ``unet_mini``, ``unet``, ``vgg_unet``,
-        ``fcn32``, ``fcn16``, ``fcn8``.
+        ``fcn32``, ``fcn16``, ``fcn8``, ``segnet_mini``, ``segnet``, and the pretrained-encoder
+        models ``resnet50_unet``, ``mobilenet_unet``, ``resnet50_fcn8``, ``mobilenet_fcn8``,
+        ``resnet50_pspnet``, ``mobilenet_pspnet``, ``resnet50_deeplabv3plus``,
+        ``mobilenet_deeplabv3plus``.
     n_classes:
         Number of classes (output channels).
     profile:

@@ -35,8 +35,8 @@ from segutils.models.layers import CropToReference, PadToMultiple
 # vgg_unet reloads wherever segutils.models is imported.
 from segutils.models.vgg import VGGPreprocess, vgg16_encoder
 
-__all__ = ["UPSAMPLING", "conv_block", "decoder", "encoder", "padded_size", "unet", "unet_mini",
-           "vgg_unet"]
+__all__ = ["UPSAMPLING", "conv_block", "conv_bn_relu", "decoder", "encoder", "logits_head",
+           "padded_size", "unet", "unet_mini", "vgg_unet"]
 
 #: Two 2x2 poolings: height and width must be divisible by 2**2 inside the mini U-Net.
 DOWNSAMPLING = 4
@@ -65,15 +65,26 @@ def conv_block(x, filters: int, dropout: float, name: str, batch_norm: bool = Fa
     The convolutions then have no bias: the normalisation's offset would cancel it.
     """
     for part in ("a", "b"):
-        x = keras.layers.Conv2D(
-            filters, 3, padding="same", use_bias=not batch_norm, name=f"{name}{part}_conv"
-        )(x)
-        if batch_norm:
-            x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}{part}_bn")(x)
-        x = keras.layers.Activation("relu", name=f"{name}{part}_relu")(x)
+        x = conv_bn_relu(x, filters, 3, f"{name}{part}", batch_norm=batch_norm)
         if part == "a" and dropout:
             x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
     return x
+
+
+def conv_bn_relu(x, filters: int, kernel_size: int, name: str, *, dilation_rate: int = 1,
+                 batch_norm: bool = True):
+    """Convolution ('same' padding), batch normalisation, ReLU: layers ``{name}_conv``,
+    ``{name}_bn``, ``{name}_relu``. Every model of the course builds its blocks from it.
+
+    Without ``batch_norm`` the convolution has a bias; with it, none (the normalisation's
+    offset would cancel it). Momentum 0.9, not Keras' 0.99, so that the moving statistics used
+    at inference settle within the few hundred steps of a CPU run.
+    """
+    x = keras.layers.Conv2D(filters, kernel_size, padding="same", dilation_rate=dilation_rate,
+                            use_bias=not batch_norm, name=f"{name}_conv")(x)
+    if batch_norm:
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    return keras.layers.Activation("relu", name=f"{name}_relu")(x)
 
 
 def decoder_stage(x, skip, filters: int, stage: int, *, upsampling: str, dropout: float,
@@ -96,7 +107,8 @@ def decoder_stage(x, skip, filters: int, stage: int, *, upsampling: str, dropout
     else:
         x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_resize")(x)
         x = keras.layers.Conv2D(filters, 1, name=f"{name}_up")(x)
-    x = keras.layers.Concatenate(name=f"{name}_concat")([x, skip])
+    if skip is not None:  # the encoder models' last stage has no encoder map at full size
+        x = keras.layers.Concatenate(name=f"{name}_concat")([x, skip])
     return conv_block(x, filters, dropout, name, batch_norm)
 
 

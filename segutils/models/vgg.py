@@ -20,6 +20,8 @@ disguise; ``fc2`` (4096 -> 4096) is a 1x1 convolution. See :func:`dense_to_conv`
 from __future__ import annotations
 
 import numbers
+import os
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -109,19 +111,31 @@ def imagenet_vgg16(include_top: bool = True) -> keras.Model:
 def weights_source(weights, *, include_top: bool = True):
     """Resolve a ``weights`` option to a VGG16 model to copy from, or ``None``.
 
-    ``None`` stays ``None``; ``"imagenet"`` loads :func:`imagenet_vgg16`; a Keras model (for
-    example ``keras.applications.VGG16(weights=None)`` in tests) is used as it is.
+    ``None`` stays ``None``; ``"imagenet"`` loads :func:`imagenet_vgg16`; a path loads that
+    weights file into ``keras.applications.VGG16``; a Keras model (for example
+    ``keras.applications.VGG16(weights=None)`` in tests) is used as it is.
     """
     if weights is None:
         return None
-    if isinstance(weights, str):
-        if weights != "imagenet":
-            raise ConfigError(f"weights must be None or 'imagenet', got {weights!r}.")
+    if isinstance(weights, str) and weights == "imagenet":
         return imagenet_vgg16(include_top)
+    if isinstance(weights, str | os.PathLike):
+        path = Path(weights)
+        if not path.is_file():
+            raise ConfigError(f"weights must be None, 'imagenet' or a weights file of VGG16; "
+                              f"{path} is not a file.")
+        try:
+            return keras.applications.VGG16(include_top=include_top, weights=str(path))
+        except (ValueError, OSError, KeyError) as error:
+            raise ConfigError(
+                f"Could not load {path} into keras.applications.VGG16(include_top="
+                f"{include_top}) ({error}). Give a weights file of that network."
+            ) from error
     if isinstance(weights, keras.Model):
         return weights
     raise ConfigError(
-        f"weights must be None, 'imagenet' or a keras.applications VGG16 model, got {weights!r}."
+        f"weights must be None, 'imagenet', a file or a keras.applications VGG16 model, got "
+        f"{weights!r}."
     )
 
 
