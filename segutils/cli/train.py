@@ -27,7 +27,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "profile; any option given as well wins")
     parser.add_argument("--model", default=None,
                         help="model name: per_pixel, unet_mini, unet, vgg_unet, fcn32, fcn16, "
-                        "fcn8, or fcn_staged (32s -> 16s -> 8s); required without --recipe")
+                        "fcn8, segnet_mini, segnet, resnet50_unet, mobilenet_unet, resnet50_fcn8, "
+                        "mobilenet_fcn8, resnet50_pspnet, mobilenet_pspnet, "
+                        "resnet50_deeplabv3plus, mobilenet_deeplabv3plus, or fcn_staged "
+                        "(32s -> 16s -> 8s); required without --recipe")
+    parser.add_argument("--encoder-weights", default=None, metavar="imagenet|none|FILE",
+                        help="start the encoder from ImageNet (the file Keras caches in "
+                        "~/.keras/models), from a weights file, or from scratch (none); default: "
+                        "the profile's (imagenet on a GPU)")
+    parser.add_argument("--freeze-encoder-epochs", type=int, default=0, metavar="N",
+                        help="fine-tuning: keep the pretrained encoder frozen (batch norm in "
+                        "inference mode) for the first N epochs, then train everything at a "
+                        "tenth of the learning rate")
     parser.add_argument("--val-split", type=source.val_split_argument, default="val",
                         metavar="SPLIT|FRACTION",
                         help="the validation split (default val), or a fraction of train to hold "
@@ -83,6 +94,16 @@ def _apply_recipe(args: argparse.Namespace, profile) -> None:
     args.model_options = dict(r.model_options) if r is not None else {}
     if args.model is None:
         raise ConfigError("name a model (--model unet, for example) or a recipe (--recipe camvid)")
+    if args.encoder_weights is not None:
+        from segutils.models import registry
+
+        option = registry.weights_option(args.model)
+        if option is None:
+            raise ConfigError(f"--encoder-weights: {args.model} has no pretrained encoder; "
+                              "models that have one: vgg_unet, fcn8, segnet, resnet50_*, "
+                              "mobilenet_*")
+        weights = args.encoder_weights
+        args.model_options[option] = None if weights.lower() == "none" else weights
     if args.class_weights is None:
         args.class_weights = "none"
     if args.learning_rate is None:
@@ -130,8 +151,12 @@ def run(args: argparse.Namespace) -> int:
                    class_weights=weights,
                    accelerator=acc, patience=args.patience, verbose=2 if args.quiet else "auto",
                    batch_size=args.batch_size or p.batch_size,
+                   freeze_encoder_epochs=args.freeze_encoder_epochs,
                    image_size=tuple(args.image_size) if args.image_size else p.image_size)
     if staged:
+        if options.pop("freeze_encoder_epochs"):
+            raise ConfigError("--freeze-encoder-epochs: fcn_staged trains in its own stages; "
+                              "use it with --model fcn8")
         lr = options.pop("learning_rate")  # halved at each finer stage
         reports = runs.train_fcn_staged(data, epochs=args.epochs, runs_root=out,
                                         learning_rates=(lr, lr / 2, lr / 4), **options)

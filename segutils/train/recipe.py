@@ -153,7 +153,8 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, run_dir: str | Pat
         patience: int | None = None, schedule: str = "cosine", warmup: int = 0,
         tensorboard: bool = True, preview=None, classes=None, steps_per_epoch: int | None = None,
         batch_size: int | None = None, image_size=None, verbose="auto",
-        extra_callbacks: Sequence = ()) -> TrainingReport:
+        extra_callbacks: Sequence = (), backup: str = cb.BACKUP,
+        initial_epoch: int = 0) -> TrainingReport:
     """Train a compiled ``model`` into ``run_dir`` and return its :class:`TrainingReport`.
 
     ``train_ds`` and ``val_ds`` yield ``(images, masks)`` batches: ``tf.data`` datasets (see
@@ -177,6 +178,9 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, run_dir: str | Pat
       ``image_size`` is also written to ``training.json``, so ``python -m segutils evaluate``
       and ``predict`` run the model at the size it was trained at.
 
+    * ``backup`` and ``initial_epoch`` serve runs in stages (:mod:`segutils.train.finetune`):
+      the backup folder's name, and the epoch to start at when that backup does not exist yet.
+
     A NaN loss raises :class:`~segutils.train.callbacks.TrainingDiverged`; running out of memory
     raises :class:`~segutils.train.hardware.OutOfMemory` saying what to shrink.
     """
@@ -197,7 +201,7 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, run_dir: str | Pat
     if steps_per_epoch and _finite(train_ds):
         # Capped epochs walk on through the data instead of running out of it after a few.
         train_ds = train_ds.repeat()
-    initial = cb.resume_point(run_dir) if resume else 0
+    initial = max(cb.resume_point(run_dir, backup) if resume else 0, int(initial_epoch))
     base_lr = cb.learning_rate(model.optimizer)
 
     checkpoints = cb.Checkpoints(run_dir, monitor, mode)
@@ -218,7 +222,7 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, run_dir: str | Pat
             callbacks.append(cb.PredictionImages(run_dir / cb.LOGS, *preview, classes))
     callbacks += list(extra_callbacks)
     # The backup goes last: when it is written, everything else about the epoch already is.
-    callbacks.append(cb.AtomicBackupAndRestore(run_dir / cb.BACKUP))
+    callbacks.append(cb.AtomicBackupAndRestore(run_dir / backup))
 
     start = time.perf_counter()
     with explain_oom(batch_size, image_size, keras.mixed_precision.global_policy().name):

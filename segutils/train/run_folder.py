@@ -10,6 +10,7 @@ resumed after Colab disconnects or the process is killed::
       history.csv     one row per completed epoch, kept across resumed sessions
       report.json     the summary written by segutils.train.fit
       backup/         BackupAndRestore's state: weights + optimizer + epoch, written every epoch
+      backup_frozen/  the same for the frozen-encoder stage of a fine-tuning run
       progress.json   the epoch and batch running now (updated about once a second)
       logs/           TensorBoard event files (scalars and prediction pictures)
       training.json   the image size and batch it trained at (evaluate and predict use it)
@@ -33,6 +34,9 @@ import numpy as np
 BEST, BEST_INFO, LAST = "best.keras", "best.json", "last.keras"
 HISTORY, REPORT, PROGRESS = "history.csv", "report.json", "progress.json"
 BACKUP, LOGS = "backup", "logs"
+#: The backup of a fine-tuning run's first stage (encoder frozen: another set of optimizer
+#: variables, so it cannot share the second stage's backup).
+FROZEN_BACKUP = "backup_frozen"
 #: The input the model was trained on (image size, batch): ``evaluate`` and ``predict`` run the
 #: model at that size by default.
 TRAINING = "training.json"
@@ -83,9 +87,9 @@ def read_history(path: Path) -> list[dict]:
     return out
 
 
-def resume_point(run_dir: Path) -> int:
+def resume_point(run_dir: Path, backup: str = BACKUP) -> int:
     """Number of completed epochs recorded by the backup of ``run_dir`` (0 when none)."""
-    meta = Path(run_dir) / BACKUP / "training_metadata.json"
+    meta = Path(run_dir) / backup / "training_metadata.json"
     try:
         return int(json.loads(meta.read_text())["epoch"])
     except (OSError, ValueError, KeyError):
@@ -104,7 +108,8 @@ def default_run_dir(model_name: str, profile=None, recipe: str | None = None) ->
 def existing_run(run_dir: str | Path) -> bool:
     """Whether ``run_dir`` already holds (part of) a training run."""
     run_dir = Path(run_dir)
-    return (run_dir / BACKUP).is_dir() or (run_dir / HISTORY).is_file()
+    return any((run_dir / b).is_dir() for b in (BACKUP, FROZEN_BACKUP)) or \
+        (run_dir / HISTORY).is_file()
 
 
 def clear_run(run_dir: str | Path) -> None:
@@ -113,7 +118,7 @@ def clear_run(run_dir: str | Path) -> None:
     for name in (BEST, BEST_INFO, LAST, HISTORY, REPORT, PROGRESS,
                  TRAINING):
         (run_dir / name).unlink(missing_ok=True)
-    for name in (BACKUP, LOGS):
+    for name in (BACKUP, FROZEN_BACKUP, LOGS):
         shutil.rmtree(run_dir / name, ignore_errors=True)
 
 

@@ -162,32 +162,43 @@ def _preview(data: Data, n: int = 4):
 def train_model(model_name: str, data: Data, *, profile=None, epochs: int | None = None,
           run_dir: str | Path | None = None, resume: bool = True, learning_rate: float = 1e-3,
           class_weights=None, model_options: dict | None = None, init_from=None,
-          accelerator=None, **fit_options) -> TrainingReport:
+          accelerator=None, freeze_encoder_epochs: int = 0, **fit_options) -> TrainingReport:
     """Build ``model_name`` through the registry, compile it and :func:`fit` it.
 
     ``profile`` sizes the model (and ``epochs`` by default); ``run_dir`` defaults to
     :func:`default_run_dir`. ``init_from`` (a model or a ``.keras`` path) copies the weights of
     every layer with the same name and shape before training: how FCN-16s starts from FCN-32s.
     ``accelerator`` (from :func:`segutils.train.setup`) gives the distribution scope.
+    ``freeze_encoder_epochs`` > 0 fine-tunes in two stages (:mod:`segutils.train.finetune`):
+    the encoder frozen for that many epochs, then everything at a tenth of the learning rate.
     """
     from segutils.models import registry
+    from segutils.train import finetune
 
     p = config.profile(profile)
     epochs = int(epochs if epochs is not None else p.epochs)
     run_dir = Path(run_dir) if run_dir is not None else run_folder.default_run_dir(model_name, p)
-    scope = accelerator.scope() if accelerator is not None else _nullscope()
-    with scope:
+
+    def compile_at(model, rate):
+        with accelerator.scope() if accelerator is not None else _nullscope():
+            compile_model(model, data.n_classes, learning_rate=rate, class_weights=class_weights,
+                          jit_compile=None if accelerator is None else accelerator.jit_compile)
+
+    with accelerator.scope() if accelerator is not None else _nullscope():
         model = registry.build(model_name, data.n_classes, profile=p, **(model_options or {}))
         if init_from is not None:
             _transfer(init_from, model)
-        compile_model(model, data.n_classes, learning_rate=learning_rate,
-                      class_weights=class_weights,
-                      jit_compile=None if accelerator is None else accelerator.jit_compile)
     fit_options.setdefault("preview", _preview(data))
     fit_options.setdefault("classes", data.classes)
     fit_options.setdefault("image_size", p.image_size)
     fit_options.setdefault("batch_size", p.batch_size)
     fit_options.setdefault("steps_per_epoch", p.steps_per_epoch)
+    if freeze_encoder_epochs:
+        return finetune.fit_fine_tuned(model, data.train, data.val, epochs=epochs,
+                                       freeze_epochs=freeze_encoder_epochs, run_dir=run_dir,
+                                       learning_rate=learning_rate, compile_fn=compile_at,
+                                       resume=resume, **fit_options)
+    compile_at(model, learning_rate)
     return fit(model, data.train, data.val, epochs=epochs, run_dir=run_dir, resume=resume,
                **fit_options)
 
