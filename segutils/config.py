@@ -141,7 +141,24 @@ def seed_everything(seed: int = DEFAULT_SEED) -> int:
         import keras
 
         keras.utils.set_random_seed(seed)
+        _reset_keras_seed_generator()
     return seed
+
+
+def _reset_keras_seed_generator() -> None:
+    """Drop Keras' global ``SeedGenerator`` so that it is made again from the new seed.
+
+    ``keras.random`` calls without a seed draw from one global generator. Keras 3.13 and newer
+    drop it in ``set_random_seed``; older versions keep it, and its draws would not repeat after
+    seeding again. Doing it here makes ``seed_everything`` mean the same on every version.
+    """
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+    except ImportError:  # a Keras laid out differently: its own set_random_seed has to do
+        return
+    name = getattr(seed_generator, "GLOBAL_SEED_GENERATOR", "global_seed_generator")
+    global_state.set_global_attribute(name, None)
 
 
 def project_root() -> Path | None:

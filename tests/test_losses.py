@@ -15,7 +15,7 @@ from segutils.config import import_quietly
 keras = import_quietly()
 
 from segutils import losses  # noqa: E402
-from segutils.models.anatomy import value_and_grad as value_and_gradient  # noqa: E402
+from segutils.evaluate.anatomy import value_and_grad as value_and_gradient  # noqa: E402
 
 C = 4
 WEIGHTS = [0.5, 2.0, 1.0, 3.0]

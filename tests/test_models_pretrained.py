@@ -19,7 +19,8 @@ from segutils.errors import ConfigError
 
 keras = import_quietly()
 
-from segutils.models import anatomy, encoders, pretrained, pyramid, registry, segnet  # noqa: E402
+from segutils.evaluate import anatomy  # noqa: E402
+from segutils.models import encoders, pretrained, pyramid, registry, segnet  # noqa: E402
 from segutils.models.flops import count_flops  # noqa: E402
 from segutils.models.layers import (  # noqa: E402
     BinPooling,

@@ -33,6 +33,7 @@ from segutils.exercises import (  # noqa: E402,F401
     nb08,
     nb09,
     nb10,
+    nb11,
 )
 from segutils.exercises.core import (  # noqa: F401  (the public names of the machinery)
     EXERCISES,

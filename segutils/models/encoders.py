@@ -182,7 +182,7 @@ def dilate(model: keras.Model, encoder: str, output_stride: int) -> keras.Model:
     if output_stride == 32:
         return model
     config = copy.deepcopy(model.get_config())
-    layers = {layer["config"]["name"]: layer["config"] for layer in config["layers"]}
+    layers = {layer["name"]: layer["config"] for layer in config["layers"]}
     rate = 1
     for stage_stride in (16, 32):
         if stage_stride <= output_stride:

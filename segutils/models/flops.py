@@ -30,7 +30,7 @@ import keras
 
 from segutils.errors import ConfigError
 
-__all__ = ["conv2d_flops", "conv2d_transpose_flops", "count_flops", "dense_flops",
+__all__ = ["conv2d_flops", "conv2d_transpose_flops", "count_flops", "dense_flops", "static_clone",
            "flops_by_layer"]
 
 
@@ -77,8 +77,9 @@ def _layer_flops(layer) -> int:
     return 0
 
 
-def _static_clone(model: keras.Model, image_size) -> keras.Model:
-    """``model``'s graph rebuilt for inputs of a fixed (height, width)."""
+def static_clone(model: keras.Model, image_size) -> keras.Model:
+    """``model``'s graph rebuilt for inputs of a fixed (height, width) (``model`` itself when
+    it already has that fixed size)."""
     if not isinstance(model, keras.Model) or len(model.inputs) != 1:
         raise ConfigError("count_flops needs a Keras model with one image input.")
     shape = tuple(model.inputs[0].shape[1:])
@@ -90,6 +91,8 @@ def _static_clone(model: keras.Model, image_size) -> keras.Model:
             f"The model accepts any image size (input shape {shape}), so FLOPs depend on the "
             "size: pass image_size=(height, width)."
         )
+    if tuple(model.inputs[0].shape[1:]) == shape:
+        return model  # already built for that size: nothing to rebuild
     inputs = keras.Input(shape=shape, batch_size=1, dtype=model.inputs[0].dtype)
     return keras.models.clone_model(model, input_tensors=inputs)
 
@@ -101,7 +104,7 @@ def flops_by_layer(model: keras.Model, image_size=None) -> dict[str, int]:
     ignored (see the module docstring) are left out; nested models are counted layer by layer,
     under ``"outer/inner"`` names.
     """
-    static = _static_clone(model, image_size)
+    static = static_clone(model, image_size)
     counts: dict[str, int] = {}
     for layer in static.layers:
         if isinstance(layer, keras.Model):

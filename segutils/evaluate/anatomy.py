@@ -5,8 +5,8 @@
   detail thinner than that has to be recovered by the decoder.
 * **Receptive field**: which input pixels can change one output pixel at all. Here it is
   measured, not derived: the gradient of the centre pixel's logits with respect to the input
-  is non-zero exactly on the pixels that reach it. With random weights a ReLU can switch a path
-  off, so the measured field can be a little smaller than the theoretical one; a global
+  is non-zero exactly on the pixels that reach it. A ReLU can switch a path off, so the
+  measured field can be a little smaller than the theoretical one; a global
   pooling (PSPNet's 1x1 bin, DeepLab's image pooling) makes it the whole image.
 
 :func:`value_and_grad` is the backend-neutral gradient these measurements (and the loss
@@ -18,7 +18,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-__all__ = ["output_stride", "receptive_field", "value_and_grad"]
+from segutils.models.flops import static_clone
+
+__all__ = ["output_stride", "receptive_field", "theoretical_receptive_field", "value_and_grad"]
 
 
 def value_and_grad(fn, x: np.ndarray):
@@ -53,15 +55,13 @@ def output_stride(model: keras.Model, image_size=(96, 128)) -> int:
     the nested ``encoder`` where there is one (PSPNet's pooled bins and DeepLab's image
     pooling summarise the map, they are not a finer or coarser grid of it), else all.
     """
-    from segutils.models.flops import _static_clone
-
     height = int(image_size[0])
     if "encoder" in {layer.name for layer in model.layers}:
         maps = model.get_layer("encoder")(np.zeros((1, *image_size, 3), np.float32))
         maps = maps if isinstance(maps, list | tuple) else [maps]
         return height // min(int(m.shape[1]) for m in maps)
     smallest = height
-    for layer in _static_clone(model, image_size).layers:
+    for layer in static_clone(model, image_size).layers:
         outputs = layer.output if isinstance(layer.output, list | tuple) else [layer.output]
         for tensor in outputs:
             shape = getattr(tensor, "shape", None)
@@ -74,27 +74,49 @@ def receptive_field(model: keras.Model, image_size=(96, 128), seed: int = 0) -> 
     """(height, width) of the input region that can change the centre output pixel.
 
     The extent of the non-zero gradient of the sum of the centre pixel's logits with respect to
-    a random image of ``image_size``, through a copy of the model with fresh random weights. A
-    value equal to the image size means "at least the whole image".
+    a random image of ``image_size`` (through a copy of the model built for that size, unless
+    it is built for it already). A value equal to the image size means "at least the whole
+    image".
     """
-    from segutils.models.flops import _static_clone
-
     h, w = (int(s) for s in image_size)
     rng = np.random.default_rng(seed)
     image = rng.random((1, h, w, 3), dtype=np.float32)
-    # A copy with fresh weights, where zero-initialised layers (FCN's score layers) get small
-    # random ones: a zero kernel would hide every path through it.
-    probe = _static_clone(model, image_size)
+    # Zero-initialised layers (FCN's score layers) get small random kernels for the
+    # measurement, and their zeros back afterwards: a zero kernel would hide every path through
+    # it.
+    probe = static_clone(model, image_size)
+    zeroed = []
     for weight in probe.weights:
         value = np.asarray(weight.value if hasattr(weight, "value") else weight)
         if value.ndim == 4 and not value.any():
+            zeroed.append((weight, value))
             weight.assign(rng.normal(0, 0.01, value.shape).astype(value.dtype))
 
     def centre(x):
         return keras.ops.sum(probe(x, training=False)[0, h // 2, w // 2, :])
 
-    _, grad = value_and_grad(centre, image)
+    try:
+        _, grad = value_and_grad(centre, image)
+    finally:
+        for weight, value in zeroed:
+            weight.assign(value)
     rows, cols = np.nonzero(np.abs(grad[0]).sum(axis=-1))
     if rows.size == 0:
         return (0, 0)
     return (int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))
+
+
+def theoretical_receptive_field(layers) -> int:
+    """The receptive field of a chain of layers, from their (kernel, stride, dilation).
+
+    Each layer widens the field by ``(kernel - 1) * dilation`` of *its input's* pixels, and
+    one pixel of its input is as many image pixels apart as the product of the strides before
+    it: ``r = 1 + sum_i (k_i - 1) * d_i * prod_{j < i} s_j``. A 2x2 pooling is kernel 2,
+    stride 2; VGG16's first block, two 3x3 convolutions and a pooling, sees 6 pixels.
+    """
+    field, jump = 1, 1
+    for layer in layers:
+        kernel, stride, dilation = (tuple(layer) + (1, 1))[:3]
+        field += (int(kernel) - 1) * int(dilation) * jump
+        jump *= int(stride)
+    return field
