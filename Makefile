@@ -39,8 +39,15 @@ lint: $(STAMP)
 NBVAL = --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
 
+# The unit tests run on both cores (pytest-xdist, one test file per worker). What executes
+# notebooks or drives the browser runs after them, one at a time and in course order: notebook
+# 09 evaluates the run notebook 08 writes, and a notebook's student version uses the same runs.
+PARALLEL = -n 2 --dist loadfile
+SERIAL_TESTS = tests/test_student_notebooks.py tests/test_browser.py
 test: $(STAMP) lint
-	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest tests notebooks $(NBVAL)
+	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest tests $(PARALLEL) \
+		$(addprefix --ignore=,$(SERIAL_TESTS))
+	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(SERIAL_TESTS) notebooks $(NBVAL)
 
 # The model side of segutils on the JAX backend: models, losses, metrics, upsampling, training
 # (tf.data stays the input pipeline). tests/test_backends.py, part of `make test`, picks its
@@ -48,9 +55,10 @@ test: $(STAMP) lint
 JAX_TESTS = tests/test_models_fcn.py tests/test_models_small.py \
 	tests/test_models_unet.py tests/test_upsampling.py tests/test_losses.py tests/test_metrics.py \
 	tests/test_balancing.py tests/test_registry.py tests/test_flops.py tests/test_train.py \
-	tests/test_train_resume.py
+	tests/test_train_resume.py tests/test_finetune.py
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax JAX_PLATFORMS=cpu SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(JAX_TESTS)
+	KERAS_BACKEND=jax JAX_PLATFORMS=cpu SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(JAX_TESTS) \
+		$(PARALLEL)
 
 # The two other environments CI tests, each built from scratch by .ci/env into .venv-NAME:
 # colab, Python 3.12 with the newest TensorFlow, Keras and NumPy: the unit tests and every notebook;
@@ -60,11 +68,12 @@ MAIN_ENV_ONLY = --ignore=tests/test_browser.py --ignore=tests/test_backends.py \
 	--ignore=tests/test_student_notebooks.py
 test-colab:
 	PYTHON=$(PYTHON) bash .ci/env colab
-	SEGUTILS_PROFILE=quick .venv-colab/bin/python -m pytest tests notebooks $(NBVAL) $(MAIN_ENV_ONLY)
+	SEGUTILS_PROFILE=quick .venv-colab/bin/python -m pytest tests $(PARALLEL) $(MAIN_ENV_ONLY)
+	SEGUTILS_PROFILE=quick .venv-colab/bin/python -m pytest notebooks $(NBVAL)
 
 test-oldest:
 	PYTHON=$(PYTHON) bash .ci/env oldest
-	SEGUTILS_PROFILE=quick .venv-oldest/bin/python -m pytest tests $(MAIN_ENV_ONLY)
+	SEGUTILS_PROFILE=quick .venv-oldest/bin/python -m pytest tests $(PARALLEL) $(MAIN_ENV_ONLY)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m segutils course --profile cpu --inplace --out build/notebooks-cpu

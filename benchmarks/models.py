@@ -6,8 +6,9 @@ builder's defaults: the paper's widths, random weights, 11 classes as CamVid):
 * parameters, and GFLOPs of one forward pass on one 360x480 image (analytic count, 2 per
   multiply-add: :mod:`segutils.models.flops`);
 * output stride and receptive field, measured (:mod:`segutils.evaluate.anatomy`);
-* training images/s (``train_on_batch``, batch 2, float32, after two warm-up steps) and
-  prediction images/s (``predict_on_batch``, batch 2, median of repeats) on this machine's CPU.
+* training images/s (``train_on_batch``, one image a step, float32, after a warm-up step) and
+  prediction images/s (``predict_on_batch``, one image, median of two calls after a warm-up)
+  on this machine's CPU.
 
 Where ``benchmarks/results/camvid.json`` holds a CamVid run of a model (``make camvid``), its
 val mIoU is listed beside, with the size that run used.
@@ -40,19 +41,18 @@ from segutils.train.recipe import compile_model  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZE = (360, 480)
 N_CLASSES = 11
-BATCH = 2
+BATCH = 1  # one image per step: the heaviest models take tens of seconds a step here
 
 
 def train_speed(model, seconds: float) -> tuple[float, int]:
-    """Training images/s over at least ``seconds`` and 2 steps, after 2 warm-up steps."""
+    """Training images/s over at least ``seconds`` and 1 step, after 1 warm-up step."""
     compile_model(model, N_CLASSES, jit_compile=False)
     rng = np.random.default_rng(0)
     images = rng.random((BATCH, *SIZE, 3), dtype=np.float32)
     masks = rng.integers(0, N_CLASSES, (BATCH, *SIZE)).astype(np.int32)
-    for _ in range(2):
-        model.train_on_batch(images, masks)
+    model.train_on_batch(images, masks)  # tracing and allocation
     steps, start = 0, time.perf_counter()
-    while steps < 2 or time.perf_counter() - start < seconds:
+    while steps < 1 or time.perf_counter() - start < seconds:
         model.train_on_batch(images, masks)
         steps += 1
     return steps * BATCH / (time.perf_counter() - start), steps
@@ -65,7 +65,7 @@ def measure(name: str, seconds: float) -> dict:
            "gflops": count_flops(model, SIZE) / 1e9,
            "output_stride": anatomy.output_stride(model, (96, 144)),
            "receptive_field": list(anatomy.receptive_field(model, SIZE))}
-    speed = latency(model, SIZE, batch_size=BATCH, warmup=1, repeats=3)
+    speed = latency(model, SIZE, batch_size=BATCH, warmup=1, repeats=2)
     row["predict_images_per_s"] = speed["images_per_s"]
     row["train_images_per_s"], row["train_steps"] = train_speed(model, seconds)
     return row
@@ -92,8 +92,9 @@ def markdown(rows, runs, machine, versions, load) -> str:
         f"weights, {N_CLASSES} classes, float32, no XLA. GFLOPs: one forward pass on one image, "
         "2 per multiply-add. Output stride and receptive field measured "
         "(`segutils.evaluate.anatomy`): a field of 360x480 means the whole image. Training and "
-        f"prediction in batches of {BATCH}. Command: `python benchmarks/models.py`. Load "
-        f"average before the run: {load:.2f} on {os.cpu_count()} cores.", "",
+        f"prediction one image at a time (batch {BATCH}). Command: "
+        f"`python benchmarks/models.py`. Load average before the run: {load:.2f} on "
+        f"{os.cpu_count()} cores.", "",
         "| model | parameters | GFLOPs | output stride | receptive field | train images/s "
         "| predict images/s |",
         "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -121,8 +122,8 @@ def markdown(rows, runs, machine, versions, load) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(registry.available()))
-    parser.add_argument("--seconds", type=float, default=10.0,
-                        help="timed seconds of training per model (at least 2 steps)")
+    parser.add_argument("--seconds", type=float, default=5.0,
+                        help="timed seconds of training per model (at least 1 step)")
     parser.add_argument("--out", type=Path, default=RESULTS / "models")
     args = parser.parse_args()
     load = os.getloadavg()[0]

@@ -57,6 +57,20 @@ def test_output_layer_is_float32_logits_under_mixed_precision(name):
     assert model.output.dtype == "float32"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_every_model_trains_a_step_at_an_odd_size(quick_models, name):
+    rng = np.random.default_rng(1)
+    x = rng.random((2, 37, 45, 3), dtype=np.float32)
+    y = rng.integers(0, 5, (2, 37, 45)).astype(np.int32)
+    y[:, :3] = 255  # ignored pixels
+    model = keras.models.clone_model(quick_models[name])
+    model.compile(keras.optimizers.Adam(1e-3),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255))
+    loss = float(np.asarray(model.train_on_batch(x, y)))
+    assert np.isfinite(loss) and loss > 0
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_parameter_count_equals_the_sum_over_weight_shapes(quick_models, name):
     model = quick_models[name]
