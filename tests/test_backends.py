@@ -107,7 +107,11 @@ rng = np.random.default_rng(0)
 x = rng.uniform(0, 1, (2, 37, 45, 3)).astype("float32")
 y = rng.integers(0, 5, (2, 37, 45)).astype("int32")
 y[:, :3] = 255  # ignored pixels
-for name in registry.available():
+# Every model but the heavier keras.applications ones: building and compiling each of those
+# takes about a minute on JAX here. mobilenet_fcn8 stands for them (the nested encoder);
+# mobilenet_pspnet's bins and resizes are reloaded on JAX in the test below.
+for name in [n for n in registry.available()
+             if not n.startswith(("resnet50_", "mobilenet_")) or n == "mobilenet_fcn8"]:
     model = registry.build(name, 5, profile="quick")
     recipe.compile_model(model, 5)
     loss = model.train_on_batch(x, y, return_dict=True)["loss"]
@@ -158,7 +162,9 @@ def test_models_train_and_resume_on_jax_without_tensorflow(tmp_path):
     assert not out["tensorflow_imported"]
     from segutils.models import registry
 
-    assert set(out["models"]) == set(registry.available())
+    assert set(out["models"]) == {n for n in registry.available()
+                                  if not n.startswith(("resnet50_", "mobilenet_"))} | \
+        {"mobilenet_fcn8"}
     for name, (shape, loss) in out["models"].items():
         assert shape == [2, 37, 45, 5], f"{name} gave logits of shape {shape}"
         assert 0 < loss < 20, f"{name}: first-step loss {loss}"
