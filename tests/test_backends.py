@@ -108,8 +108,9 @@ x = rng.uniform(0, 1, (2, 37, 45, 3)).astype("float32")
 y = rng.integers(0, 5, (2, 37, 45)).astype("int32")
 y[:, :3] = 255  # ignored pixels
 # Every model but the heavier keras.applications ones: building and compiling each of those
-# takes about a minute on JAX here. mobilenet_fcn8 stands for them (the nested encoder);
-# mobilenet_pspnet's bins and resizes are reloaded on JAX in the test below.
+# takes 20 to 45 s on JAX here (all eight train a step when run by hand). mobilenet_fcn8
+# stands for them (the nested encoder); mobilenet_pspnet's bins and resizes are reloaded on
+# JAX in the test below.
 for name in [n for n in registry.available()
              if not n.startswith(("resnet50_", "mobilenet_")) or n == "mobilenet_fcn8"]:
     model = registry.build(name, 5, profile="quick")
