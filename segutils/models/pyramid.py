@@ -29,7 +29,7 @@ import keras
 from segutils.errors import ConfigError, positive_int
 from segutils.models.encoders import build_encoder, named_variant, preprocess_layer
 from segutils.models.layers import BinPooling, CropToReference, PadToMultiple, ResizeToReference
-from segutils.models.unet import conv_bn_relu
+from segutils.models.unet import check_dropout, conv_bn_relu
 
 __all__ = ["deeplabv3plus", "mobilenet_deeplabv3plus", "mobilenet_pspnet", "pspnet",
            "resnet50_deeplabv3plus", "resnet50_pspnet"]
@@ -38,12 +38,6 @@ __all__ = ["deeplabv3plus", "mobilenet_deeplabv3plus", "mobilenet_pspnet", "pspn
 PSP_BINS = (1, 2, 3, 6)
 #: DeepLabV3+'s atrous rates at output stride 16 (doubled at output stride 8).
 ASPP_RATES = (6, 12, 18)
-
-
-def _check_dropout(dropout) -> float:
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ConfigError(f"dropout is a rate in [0, 1), got {dropout!r}.")
-    return float(dropout)
 
 
 def _classify_and_resize(x, padded, inputs, n_classes: int):
@@ -94,7 +88,7 @@ def pspnet(
     """
     positive_int(n_classes, "n_classes")
     bins = tuple(positive_int(b, "bins entries") for b in bins)
-    dropout = _check_dropout(dropout)
+    dropout = check_dropout(dropout)
     inputs = keras.Input(shape=input_shape, name="image")
     x = preprocess_layer(encoder)(inputs)
     padded = PadToMultiple(output_stride * math.lcm(*bins), name="pad")(x)
@@ -161,7 +155,7 @@ def deeplabv3plus(
     if atrous_rates is None:
         atrous_rates = tuple(r * 16 // output_stride for r in ASPP_RATES)
     rates = tuple(positive_int(r, "atrous_rates entries") for r in atrous_rates)
-    dropout = _check_dropout(dropout)
+    dropout = check_dropout(dropout)
     aspp_filters = positive_int(aspp_filters, "aspp_filters")
     inputs = keras.Input(shape=input_shape, name="image")
     x = preprocess_layer(encoder)(inputs)

@@ -320,8 +320,14 @@ def vgg_unet(
 def _check_common(n_classes, base_filters, dropout) -> None:
     positive_int(n_classes, "n_classes")
     positive_int(base_filters, "base_filters")
+    check_dropout(dropout)
+
+
+def check_dropout(dropout) -> float:
+    """``dropout`` as a float rate in [0, 1), or a ConfigError saying so."""
     if not 0.0 <= float(dropout) < 1.0:
         raise ConfigError(f"dropout is a rate in [0, 1), got {dropout!r}.")
+    return float(dropout)
 
 
 def _check_upsampling(upsampling: str) -> str:

@@ -180,11 +180,11 @@ def train_model(model_name: str, data: Data, *, profile=None, epochs: int | None
     run_dir = Path(run_dir) if run_dir is not None else run_folder.default_run_dir(model_name, p)
 
     def compile_at(model, rate):
-        with accelerator.scope() if accelerator is not None else _nullscope():
+        with _scope(accelerator):
             compile_model(model, data.n_classes, learning_rate=rate, class_weights=class_weights,
                           jit_compile=None if accelerator is None else accelerator.jit_compile)
 
-    with accelerator.scope() if accelerator is not None else _nullscope():
+    with _scope(accelerator):
         model = registry.build(model_name, data.n_classes, profile=p, **(model_options or {}))
         if init_from is not None:
             _transfer(init_from, model)
@@ -203,10 +203,11 @@ def train_model(model_name: str, data: Data, *, profile=None, epochs: int | None
                **fit_options)
 
 
-def _nullscope():
+def _scope(accelerator):
+    """The accelerator's distribution scope, or a scope that does nothing without one."""
     import contextlib
 
-    return contextlib.nullcontext()
+    return accelerator.scope() if accelerator is not None else contextlib.nullcontext()
 
 
 def _transfer(source, model) -> list[str]:
