@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -160,3 +161,98 @@ def main(args: argparse.Namespace) -> int:
         config.import_quietly()  # detecting a GPU imports TensorFlow: keep its log lines out
     name = config.profile(args.profile).name
     return 0 if run(args.out, name, args.inplace, args.notebooks or None) else 1
+
+
+# --- numbers quoted in prose ---------------------------------------------------------------------
+# A number that a notebook's prose quotes from its own run is followed by a marker naming the
+# printed "name: value" line it comes from, for example ``U-Net scores 0.412<!-- record: unet val
+# mIoU -->``. Jupyter and GitHub hide the marker; :func:`prose_mismatches` checks every marked
+# number against the committed outputs, so prose cannot drift from a re-run without a test
+# failing. ``<!-- record 08: name -->`` reads notebook 08's outputs instead, and a trailing ``#2``
+# on the name picks the second number of that line.
+RECORD_MARK = re.compile(r"<!--\s*record(?:\s+(?P<nb>\d\d))?:\s*(?P<name>.+?)\s*-->")
+_QUOTED = re.compile(
+    r"(?P<num>[-−]?\d[\d,]*(?:\.\d+)?)[*_`]*(?P<unit>%|×|\s?[A-Za-z]{1,7})?[*_`]*\s*$")
+_NUMBER = re.compile(r"[-−]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?P<pct>%)?")
+_RECORDED_LINE = re.compile(r"^(?P<name>[^:\n]+?): (?P<value>.+?)\s*$", re.M)
+
+
+def printed_values(nb) -> dict[str, list[str]]:
+    """Every ``name: value`` line the code cells of notebook ``nb`` printed, by name, in order.
+
+    :func:`record` prints exactly such lines; ordinary prints in that form count as well.
+    """
+    values: dict[str, list[str]] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") if out.get("output_type") == "stream" else ""
+            text = "".join(text) if isinstance(text, list) else text
+            for m in _RECORDED_LINE.finditer(text):
+                values.setdefault(m["name"].strip(), []).append(m["value"])
+    return values
+
+
+def _numbers(value: str) -> list[tuple[float, bool]]:
+    return [(float(m.group(0).rstrip("%").replace("−", "-")), bool(m["pct"]))
+            for m in _NUMBER.finditer(value.replace(",", ""))]
+
+
+def _agrees(quoted: str, unit: str | None, recorded: tuple[float, bool]) -> bool:
+    """Does the prose number ``quoted`` round the recorded value at the prose's precision?"""
+    value, recorded_pct = recorded
+    if (unit or "").strip() == "%" and not recorded_pct:
+        value *= 100  # a fraction printed as 0.0231, quoted as 2.3%
+    decimals = len(quoted.split(".")[1]) if "." in quoted else 0
+    shown = float(quoted.replace(",", "").replace("−", "-"))
+    return abs(round(value, decimals) - shown) <= 0.5 * 10**-decimals + 1e-9
+
+
+def prose_mismatches(nb, name: str, others: dict[str, object] | None = None) -> list[str]:
+    """Every marked number in the markdown of ``nb`` that its printed value does not support.
+
+    ``others`` maps a two-digit notebook prefix ("08") to that notebook, for cross-references.
+    Returns readable problems (empty when the prose agrees), naming the cell and the marker.
+    """
+    own = printed_values(nb)
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        text = "".join(cell.source) if isinstance(cell.source, list) else cell.source
+        for m in RECORD_MARK.finditer(text):
+            where = f"{name}, cell {i + 1}, marker {m.group(0)!r}"
+            key, _, nth = m["name"].partition(" #")
+            if m["nb"]:
+                other = (others or {}).get(m["nb"])
+                if other is None:
+                    problems.append(f"{where}: no notebook {m['nb']}_*.ipynb to read")
+                    continue
+                values = printed_values(other).get(key.strip(), [])
+            else:
+                values = own.get(key.strip(), [])
+            if not values:
+                problems.append(f"{where}: no output line '{key.strip()}: ...' in that notebook")
+                continue
+            if len(set(values)) > 1:
+                problems.append(f"{where}: '{key.strip()}' is printed with different values "
+                                f"{values}; give each record its own name")
+                continue
+            quoted = _QUOTED.search(text[: m.start()])
+            if quoted is None:
+                problems.append(f"{where}: no number right before the marker")
+                continue
+            numbers = _numbers(values[0])
+            k = int(nth) - 1 if nth.strip().isdigit() else 0
+            if k >= len(numbers):
+                problems.append(f"{where}: the output '{values[0]}' has no number #{k + 1}")
+            elif not _agrees(quoted["num"], quoted["unit"], numbers[k]):
+                problems.append(f"{where}: the prose says {quoted.group(0).strip()}, "
+                                f"the output says '{key.strip()}: {values[0]}'")
+    return problems
+
+
+def strip_record_marks(text: str) -> str:
+    """Markdown without the :data:`RECORD_MARK` markers (for student versions)."""
+    return RECORD_MARK.sub("", text)

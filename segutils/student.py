@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from segutils.course import strip_record_marks
 from segutils.errors import SegutilsError
 
 BEGIN = "### BEGIN SOLUTION"
@@ -214,14 +215,16 @@ def make_student_notebook(nb, name: str):
 
     Returns a new notebook; ``nb`` is left as it was. Solution blocks become stubs, every code
     cell loses its outputs and execution count, and the test machinery goes: ``# NBVAL_...``
-    marker lines are dropped, and the first ``segutils.course.record(...)`` call gets a comment
-    saying what it does. Metadata, markdown, check cells and the lines around each block stay
-    exactly as they were.
+    marker lines and the prose's ``<!-- record: ... -->`` markers are dropped, and the first
+    ``segutils.course.record(...)`` call gets a comment saying what it does. Metadata, the rest
+    of the markdown, check cells and the lines around each block stay exactly as they were.
     """
     roles = cell_roles(nb, name)
     out = copy.deepcopy(nb)
     explained = False
     for i, (cell, role) in enumerate(zip(out.cells, roles, strict=True)):
+        if cell.cell_type == "markdown":
+            cell.source = strip_record_marks(_source(cell))
         if cell.cell_type != "code":
             continue
         cell.outputs = []
