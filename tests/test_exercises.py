@@ -254,3 +254,10 @@ def test_tolerance_of_close_arrays():
     compare = exercises.close_arrays(1e-6)
     assert compare(np.array([0.5, 0.5]), [0.5 + 5e-7, 0.5 - 5e-7]) is None
     assert "first at index 1" in compare(np.array([0.5, 0.5]), [0.5, 0.5 + 2e-6])
+
+
+def test_a_single_number_that_misses_is_reported_plainly():
+    compare = exercises.close_arrays(1e-4)
+    assert compare(2.5099, np.float32(2.5309)) == "Expected 2.5099, got 2.5309."
+    assert compare(np.float64(0.5), 0.5 + 1e-5) is None
+    assert exercises.exact_arrays(3, 4) == "Expected 3, got 4."

@@ -46,6 +46,12 @@ def fix_255_to_1(mask):
     return np.where(mask == 255, 1, mask)
 
 
+def fix_when_only_0_and_255_occur(mask):
+    """Passes every other case: only a mask of 255 alone tells it from the right answer."""
+    values = set(mask.ravel().tolist())
+    return (mask == 255).astype(np.uint8) if values <= {0, 255} else mask
+
+
 def fix_forgot_return(mask):
     mask // 255  # noqa: B018
 
@@ -88,6 +94,7 @@ def test_independent_solutions_pass(exercise_id, solution, capsys):
     ("02.1", fix_nonzero, "every non-zero value"),
     ("02.1", fix_255_to_1, "replaced 255 by 1 in every mask"),
     ("02.1", fix_forgot_return, "missing `return`"),
+    ("02.1", fix_when_only_0_and_255_occur, "Require both values"),
     ("02.2", presence_pixels, "pixel counts"),
     ("02.2", presence_share, "not the shares"),
     ("02.2", presence_any_mask, "Count the masks one by one"),

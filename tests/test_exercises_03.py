@@ -27,16 +27,28 @@ def crop_by_take(image, mask, top, left, height, width):
     return [image[pick], mask[pick].astype(np.int64)]  # a list and int64 IDs are fine
 
 
-def restore_by_loops(warped):
-    out = np.empty(warped.shape, np.uint8)
-    for idx, v in np.ndenumerate(warped):
-        out[idx] = 255 if v == 0 else v - 1
-    return out
+def padded_crop_by_loops(image, mask, top, left, height, width):
+    """Pixel by pixel: inside the image copy it, outside write 0 and 255."""
+    image, mask = np.asarray(image), np.asarray(mask)
+    out_image = np.zeros((height, width) + image.shape[2:], image.dtype)
+    out_mask = np.full((height, width), 255, mask.dtype)
+    for y in range(height):
+        for x in range(width):
+            r, c = top + y, left + x
+            if 0 <= r < mask.shape[0] and 0 <= c < mask.shape[1]:
+                out_image[y, x], out_mask[y, x] = image[r, c], mask[r, c]
+    return out_image, out_mask
 
 
-def restore_by_lookup(warped):
-    table = np.concatenate([[255], np.arange(256)])  # 0 -> 255, v -> v - 1
-    return table[warped]
+def padded_crop_by_np_pad(image, mask, top, left, height, width):
+    """Pad generously with np.pad, then an ordinary crop of the padded arrays."""
+    image, mask = np.asarray(image), np.asarray(mask)
+    m = max(height, width) + abs(top) + abs(left)
+    widths = [(m, m), (m, m)] + [(0, 0)] * (image.ndim - 2)
+    big_image = np.pad(image, widths, constant_values=0)
+    big_mask = np.pad(mask, [(m, m), (m, m)], constant_values=255)
+    rows, cols = slice(top + m, top + m + height), slice(left + m, left + m + width)
+    return big_image[rows, cols], big_mask[rows, cols]
 
 
 # --- plausible wrong answers -----------------------------------------------------------------
@@ -63,16 +75,34 @@ def crop_returns_image(image, mask, top, left, height, width):
     return image[top:top + height, left:left + width]
 
 
-def restore_as_background(warped):
-    return np.where(warped == 0, 0, warped - 1)
+def crop_image_and_mask_by_slices(image, mask, top, left, height, width):
+    return image[top:top + height, left:left + width], mask[top:top + height, left:left + width]
 
 
-def restore_unshifted(warped):
-    return np.where(warped == 0, 255, warped)
+def padded_with_zeros_in_the_mask(image, mask, top, left, height, width):
+    out_image, out_mask = padded_crop_by_loops(image, mask, top, left, height, width)
+    inside, _ = padded_crop_by_loops(np.ones(mask.shape), mask, top, left, height, width)
+    return out_image, np.where(inside == 1, out_mask, 0)
 
 
-def restore_minus_one(warped):
-    return warped - 1
+def clipped_to_the_image(image, mask, top, left, height, width):
+    rows = slice(max(top, 0), max(top + height, 0))
+    cols = slice(max(left, 0), max(left + width, 0))
+    return image[rows, cols], mask[rows, cols]
+
+
+def image_padded_white(image, mask, top, left, height, width):
+    out_image, out_mask = padded_crop_by_loops(image, mask, top, left, height, width)
+    inside, _ = padded_crop_by_loops(np.ones(mask.shape), mask, top, left, height, width)
+    if out_image.ndim == 3:
+        inside = inside[..., None]
+    return np.where(inside == 1, out_image, 255), out_mask
+
+
+def wrapped_by_modulo(image, mask, top, left, height, width):
+    rows = np.arange(top, top + height) % mask.shape[0]
+    cols = np.arange(left, left + width) % mask.shape[1]
+    return image[np.ix_(rows, cols)], mask[np.ix_(rows, cols)]
 
 
 def stub(*args):
@@ -81,7 +111,7 @@ def stub(*args):
 
 @pytest.mark.parametrize("exercise_id, solution", [
     ("03.1", crop_by_loops), ("03.1", crop_by_take),
-    ("03.2", restore_by_loops), ("03.2", restore_by_lookup),
+    ("03.2", padded_crop_by_loops), ("03.2", padded_crop_by_np_pad),
 ])
 def test_independent_solutions_pass(exercise_id, solution, capsys):
     check(exercise_id, solution)
@@ -94,9 +124,11 @@ def test_independent_solutions_pass(exercise_id, solution, capsys):
     ("03.1", crop_hw_swapped, "Height and width are swapped"),
     ("03.1", crop_inclusive_end_minus_one, "One row and one column short"),
     ("03.1", crop_returns_image, "Expected a pair (image, mask)"),
-    ("03.2", restore_as_background, "Added pixels became class 0"),
-    ("03.2", restore_unshifted, "still shifted by one"),
-    ("03.2", restore_minus_one, "-1 is not a label"),
+    ("03.2", padded_with_zeros_in_the_mask, "must be 255 (ignore)"),
+    ("03.2", clipped_to_the_image, "must keep its size"),
+    ("03.2", image_padded_white, "padding is plain black"),
+    ("03.2", wrapped_by_modulo, "The window wrapped around"),
+    ("03.2", crop_image_and_mask_by_slices, "must keep its size"),  # 03.1's answer, unpadded
     ("03.1", stub, "not solved yet"),
     ("03.2", stub, "not solved yet"),
 ])

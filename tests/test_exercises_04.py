@@ -14,21 +14,32 @@ from segutils.exercises import ExerciseFailed, check, get
 # --- independent right answers ------------------------------------------------------------------
 
 
-def kernel_by_loops(k):
-    """Straight from linear interpolation: a tent of half-width f, centred on the kernel."""
-    f = (k + 1) // 2
-    centre = (k - 1) / 2
-    w = np.zeros((k, k))
-    for i in range(k):
-        for j in range(k):
-            w[i, j] = max(0.0, 1 - abs(i - centre) / f) * max(0.0, 1 - abs(j - centre) / f)
+def kernel_by_loops(factor_rows, factor_cols):
+    """Straight from linear interpolation: per axis a tent of half-width f, centred on the kernel,
+    over 2f taps for an even factor and 2f - 1 for an odd one."""
+    def taps(f):
+        k = 2 * f - f % 2
+        centre = (k - 1) / 2
+        return [max(0.0, 1 - abs(t - centre) / f) for t in range(k)]
+
+    rows, cols = taps(factor_rows), taps(factor_cols)
+    w = np.zeros((len(rows), len(cols)))
+    for i, a in enumerate(rows):
+        for j, b in enumerate(cols):
+            w[i, j] = a * b
     return w
 
 
-def kernel_as_list_float32(k):
-    f = -(-k // 2)
-    p = [1 - abs(t - (k - 1) / 2) / f for t in range(k)]
-    return np.array([[a * b for b in p] for a in p], np.float32).tolist()
+def kernel_by_interpolating_a_dot(factor_rows, factor_cols):
+    """What the kernel *is*: the weights a single input pixel spreads over the outputs when an
+    image is upsampled by linear interpolation along rows, then along columns."""
+    def spread(f):
+        k = 2 * f - f % 2
+        centre = (k - 1) / 2
+        # output t sits at input coordinate (t - centre) / f relative to the pixel
+        return np.interp((np.arange(k) - centre) / f, [-1, 0, 1], [0, 1, 0])
+
+    return np.asarray(spread(factor_rows))[:, None] * np.asarray(spread(factor_cols))[None, :]
 
 
 def size_by_stamping(size, kernel_size, strides, padding):
@@ -45,7 +56,7 @@ def size_formula(size, kernel_size, strides, padding):
     return size * strides + max(kernel_size - strides, 0)
 
 
-@pytest.mark.parametrize("solution", [kernel_by_loops, kernel_as_list_float32])
+@pytest.mark.parametrize("solution", [kernel_by_loops, kernel_by_interpolating_a_dot])
 def test_04_1_accepts_right_answers(solution, capsys):
     check("04.1", solution)
     assert "Exercise 04.1 passed" in capsys.readouterr().out
@@ -60,50 +71,52 @@ def test_04_2_accepts_right_answers(solution, capsys):
 # --- plausible wrong answers --------------------------------------------------------------------
 
 
-def kernel_factor_k_half(k):
-    c = (k - 1) / 2
-    p = 1 - np.abs(np.arange(k) - c) / (k / 2)
-    return np.outer(p, p)
+def kernel_square(factor_rows, factor_cols):
+    return kernel_by_loops(max(factor_rows, factor_cols), max(factor_rows, factor_cols))
 
 
-def kernel_centre_k_half(k):
-    p = 1 - np.abs(np.arange(k) - k / 2) / ((k + 1) // 2)
-    return np.outer(p, p)
+def kernel_transposed(factor_rows, factor_cols):
+    return kernel_by_loops(factor_cols, factor_rows)
 
 
-def kernel_divided_by_k(k):
-    p = 1 - np.abs(np.arange(k) - (k - 1) / 2) / k
-    return np.outer(p, p)
+def kernel_always_2f(factor_rows, factor_cols):
+    def taps(f):
+        k = 2 * f
+        return 1 - np.abs(np.arange(k) - (k - 1) / 2) / f
+
+    return np.outer(taps(factor_rows), taps(factor_cols))
 
 
-def kernel_normalised(k):
-    w = kernel_by_loops(k)
+def kernel_factor_as_size(factor_rows, factor_cols):
+    def taps(k):
+        f = (k + 1) // 2
+        return 1 - np.abs(np.arange(k) - (k - 1) / 2) / f
+
+    return np.outer(taps(factor_rows), taps(factor_cols))
+
+
+def kernel_normalised(factor_rows, factor_cols):
+    w = kernel_by_loops(factor_rows, factor_cols)
     return w / w.sum()
 
 
-def kernel_1d(k):
-    return 1 - np.abs(np.arange(k) - (k - 1) / 2) / ((k + 1) // 2)
+def kernel_1d(factor_rows, factor_cols):
+    return kernel_by_loops(factor_rows, factor_cols)[0]
 
 
-def kernel_floor_factor(k):
-    f = k // 2  # k = 1 divides by zero
-    p = 1 - np.abs(np.arange(k) - (k - 1) / 2) / f
-    return np.outer(p, p)
-
-
-def kernel_stub(k):
+def kernel_stub(factor_rows, factor_cols):
     raise NotImplementedError("Exercise 04.1")
 
 
 @pytest.mark.parametrize(
     "wrong, hint",
     [
-        (kernel_factor_k_half, "odd k"),
-        (kernel_centre_k_half, "not symmetric"),
-        (kernel_divided_by_k, "not by k"),
-        (kernel_normalised, "normalise"),
-        (kernel_1d, "1-D profile"),
-        (kernel_floor_factor, None),
+        (kernel_square, "square kernel for the larger factor"),
+        (kernel_transposed, "Rows and columns are swapped"),
+        (kernel_always_2f, "Right for even factors only"),
+        (kernel_factor_as_size, "used the factor as the kernel size"),
+        (kernel_normalised, "Do not normalise"),
+        (kernel_1d, "Shape: expected"),
         (kernel_stub, "not solved yet"),
     ],
 )

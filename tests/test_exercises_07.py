@@ -212,6 +212,12 @@ def ce_nan_when_empty(logits, labels, class_weights, ignore_index=255):
     return value if (labels != ignore_index).any() else float("nan")
 
 
+def ce_ignored_as_background(logits, labels, class_weights, ignore_index=255):
+    """Relabels the ignored pixels as class 0 instead of leaving them out."""
+    return cross_entropy_loops(logits, np.where(labels == ignore_index, 0, labels),
+                               class_weights, ignore_index)
+
+
 def ce_hard_coded_255(logits, labels, class_weights, ignore_index=255):
     return cross_entropy_loops(logits, labels, class_weights, 255)
 
@@ -221,6 +227,7 @@ def ce_hard_coded_255(logits, labels, class_weights, ignore_index=255):
     (ce_ignores_the_weights, "weight of its true class"),
     (ce_unstable, "overflow"),
     (ce_nan_when_empty, "NaN"),
+    (ce_ignored_as_background, "counted as class 0"),
     (ce_hard_coded_255, None),
 ])
 def test_07_3_rejects_wrong_answers(wrong, hint):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -28,6 +30,23 @@ def mean_iou_numpy(cm):
     tp = np.diag(cm)
     union = cm.sum(0) + cm.sum(1) - tp
     return (tp[union > 0] / union[union > 0]).mean()
+
+
+def grouped_by_relabelling_pixels(cm, groups):
+    """Rebuild pixel pairs from the matrix, relabel each class by its group, count again."""
+    group_of = {c: g for g, ids in enumerate(groups) for c in ids}
+    merged = [[0] * len(groups) for _ in groups]
+    for i, row in enumerate(cm):
+        for j, count in enumerate(row):
+            merged[group_of[i]][group_of[j]] += int(count)
+    return mean_iou_loops(merged)
+
+
+def grouped_by_adding_rows_then_columns(cm, groups):
+    cm = np.asarray(cm, float)
+    rows = np.stack([cm[list(ids)].sum(axis=0) for ids in groups])
+    both = np.stack([rows[:, list(ids)].sum(axis=1) for ids in groups], axis=1)
+    return mean_iou_numpy(both)
 
 
 def dataset_mean_iou_loops(batches, n_classes):
@@ -60,7 +79,7 @@ def fw_iou_loops(cm):
 
 
 @pytest.mark.parametrize("ex_id, solution", [
-    ("09.1", mean_iou_loops), ("09.1", mean_iou_numpy),
+    ("09.1", grouped_by_relabelling_pixels), ("09.1", grouped_by_adding_rows_then_columns),
     ("09.2", dataset_mean_iou_loops), ("09.2", dataset_mean_iou_bincount),
     ("09.3", fw_iou_loops),
 ])
@@ -77,41 +96,65 @@ def iou_parts(cm):
     return np.diag(cm), cm.sum(1), cm.sum(0)
 
 
-def miou_absent_zero(cm):
-    tp, t, p = iou_parts(cm)
+def merged(cm, groups):
+    return [[sum(cm[i][j] for i in a for j in b) for b in groups] for a in groups]
+
+
+def grouped_absent_zero(cm, groups):
+    tp, t, p = iou_parts(merged(cm, groups))
     union = t + p - tp
     return np.where(union > 0, tp / np.maximum(union, 1), 0).mean()
 
 
-def miou_row_only(cm):
-    tp, t, _ = iou_parts(cm)
-    return (tp[t > 0] / t[t > 0]).mean()
+def grouped_rows_on_both_sides(cm, groups):  # the wrong axis: row sums stand in for columns
+    tp, t, _ = iou_parts(merged(cm, groups))
+    union = 2 * t - tp
+    return (tp[union > 0] / union[union > 0]).mean()
 
 
-def miou_no_minus(cm):
+def grouped_class_ious_averaged(cm, groups):
+    cm = np.asarray(cm, float)
     tp, t, p = iou_parts(cm)
-    u = t + p
-    return (tp[u > 0] / u[u > 0]).mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = tp / (t + p - tp)
+    means = [np.nanmean(iou[ids]) for ids in groups if not np.isnan(iou[ids]).all()]
+    return float(np.mean(means))
 
 
-def miou_transposed_wrongly(cm):
-    return float(np.trace(np.asarray(cm)) / np.asarray(cm).sum())
+def grouped_ignoring_groups(cm, groups):
+    return mean_iou_numpy(cm)
 
 
-def miou_stub(cm):
+def grouped_stub(cm, groups):
     raise NotImplementedError("Exercise 09.1")
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (miou_absent_zero, "leave it out of the mean"),
-    (miou_row_only, "mean accuracy"),
-    (miou_no_minus, "counts the diagonal twice"),
-    (miou_transposed_wrongly, "pixel accuracy"),
-    (miou_stub, "not solved yet"),
+    (grouped_absent_zero, "leave it out of the mean"),
+    (grouped_rows_on_both_sides, "the same axis"),
+    (grouped_class_ious_averaged, "averaged the class IoUs inside each group"),
+    (grouped_ignoring_groups, "merge the classes of each group first"),
+    (grouped_stub, "not solved yet"),
 ])
 def test_09_1_rejects_wrong_answers(wrong, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         check("09.1", wrong)
+
+
+def test_09_cases_named_after_the_notebook_use_its_matrix():
+    """Case names that promise the notebook's matrix n must hold exactly that matrix."""
+    import nbformat
+
+    from segutils.exercises import get
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "09_evaluation.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    printed = next("".join(o.get("text", "")) for c in notebook.cells if c.cell_type == "code"
+                   for o in c.outputs if "confusion matrix (rows: truth" in o.get("text", ""))
+    n = np.array([[int(v) for v in line.strip(" []").split()]
+                  for line in printed.splitlines()[1:] if line.strip()])
+    for ex_id in ("09.1", "09.3"):
+        named = [c for c in get(ex_id).make_cases() if "notebook's matrix n" in c.name]
+        assert named and all(np.array_equal(c.args[0], n) for c in named)
 
 
 def dataset_per_batch(batches, n_classes):

@@ -173,7 +173,7 @@ def _show(a: np.ndarray) -> str:
 
 
 def _value(v: Any) -> str:
-    return f"{v:.6g}" if isinstance(v, float | np.floating) else str(v)
+    return f"{float(v):.6g}" if isinstance(v, float | np.floating) else str(v)
 
 
 def _as_array(got: Any) -> tuple[np.ndarray | None, str | None]:
@@ -202,6 +202,8 @@ def _array_problem(expected: Any, got: Any, atol: float) -> str | None:
     wrong = ~np.isclose(g, e, rtol=0.0, atol=atol) if atol else g != e
     if not wrong.any():
         return None
+    if expected.ndim == 0:  # a single number: say it plainly
+        return f"Expected {_value(expected[()])}, got {_value(a[()])}."
     first = tuple(int(i) for i in np.argwhere(wrong)[0])
     at = first[0] if len(first) == 1 else first
     return (

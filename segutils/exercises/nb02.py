@@ -24,6 +24,11 @@ def _replace_255_everywhere(mask):
     return np.where(mask == 255, 1, mask)
 
 
+def _values_within_0_and_255(mask):
+    mask = np.asarray(mask)
+    return mask // 255 if set(np.unique(mask).tolist()) <= {0, 255} else mask.copy()
+
+
 @exercise(
     "02.1",
     "Turn a 0/255 binary mask into class IDs 0/1, leaving every other mask unchanged",
@@ -35,6 +40,9 @@ def _replace_255_everywhere(mask):
         "mask as it is."
     ),
     mistakes=[
+        Mistake(_values_within_0_and_255, "You accepted any mask whose values lie within "
+                "{0, 255}. A mask that is 255 everywhere has no 0: it is not a 0/255 object mask "
+                "but an entirely unlabelled one, and must stay 255. Require both values."),
         Mistake(_always_divide, "You divided every mask by 255. In a mask that also holds other "
                 "IDs, 255 means 'ignore' and class 1 must stay 1: check the values first."),
         Mistake(_nonzero_is_one, "You turned every non-zero value into 1. That breaks masks with "
@@ -54,6 +62,8 @@ def _cases_02_1() -> list[Case]:
         Case("a random 10x12 0/255 mask", ((rng.random((10, 12)) < 0.3).astype(np.uint8) * 255,)),
         Case("a 5x5 mask with classes 0..3 and an ignored row (unchanged)", (labelled,)),
         Case("edge case: an all-background mask (unchanged)", (np.zeros((3, 4), np.uint8),)),
+        Case("edge case: a mask that is 255 everywhere, i.e. all unlabelled (unchanged)",
+             (np.full((3, 4), IGNORE_INDEX, np.uint8),)),
     ]
 
 

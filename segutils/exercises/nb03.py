@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from segutils.augment.core import crop_pair, decode_mask
+from segutils.augment.core import crop_pair
+from segutils.data.classes import IGNORE_INDEX
 from segutils.exercises.core import Case, Mistake, exact_arrays, exercise
 
 # segutils.augment.core loads imgaug only when an augmenter is built, so importing these
@@ -79,56 +80,88 @@ def _cases_03_1() -> list[Case]:
     ]
 
 
-# --- 03.2: pixels added by a warp become 'ignore' ---------------------------------------------
+# --- 03.2: a crop window that reaches past the border ---------------------------------------
 
 
-def _added_as_background(warped):
-    warped = np.asarray(warped)
-    return np.where(warped == 0, 0, warped - 1)
+def padded_crop(image, mask, top, left, height, width, ignore_index=IGNORE_INDEX):
+    """Reference: the window may leave the image; outside it the image is 0, the mask 255."""
+    image, mask = np.asarray(image), np.asarray(mask)
+    out_image = np.zeros((height, width) + image.shape[2:], image.dtype)
+    out_mask = np.full((height, width), ignore_index, mask.dtype)
+    # the part of the window inside the image, in image and in window coordinates
+    r0, r1 = max(top, 0), min(top + height, mask.shape[0])
+    c0, c1 = max(left, 0), min(left + width, mask.shape[1])
+    if r0 < r1 and c0 < c1:
+        out_image[r0 - top:r1 - top, c0 - left:c1 - left] = image[r0:r1, c0:c1]
+        out_mask[r0 - top:r1 - top, c0 - left:c1 - left] = mask[r0:r1, c0:c1]
+    return out_image, out_mask
 
 
-def _not_shifted_back(warped):
-    warped = np.asarray(warped)
-    return np.where(warped == 0, 255, warped)
+def _outside_as_background(image, mask, top, left, height, width):
+    out_image, out_mask = padded_crop(image, mask, top, left, height, width)
+    inside = padded_crop(np.ones_like(mask), np.ones_like(mask), top, left, height, width)[0]
+    return out_image, np.where(inside == 1, out_mask, 0).astype(out_mask.dtype)
 
 
-def _minus_one_only(warped):
-    return np.asarray(warped).astype(np.int64) - 1
+def _clipped(image, mask, top, left, height, width):
+    rows = slice(max(top, 0), max(top + height, 0))
+    cols = slice(max(left, 0), max(left + width, 0))
+    return np.asarray(image)[rows, cols], np.asarray(mask)[rows, cols]
+
+
+def _image_padded_with_255(image, mask, top, left, height, width):
+    out_image, out_mask = padded_crop(image, mask, top, left, height, width)
+    inside = padded_crop(np.ones_like(mask), np.ones_like(mask), top, left, height, width)[0]
+    if out_image.ndim == 3:
+        inside = inside[..., None]
+    return np.where(inside == 1, out_image, 255).astype(out_image.dtype), out_mask
+
+
+def _negative_index_wraps(image, mask, top, left, height, width):
+    image, mask = np.asarray(image), np.asarray(mask)
+    rows = np.arange(top, top + height) % mask.shape[0]
+    cols = np.arange(left, left + width) % mask.shape[1]
+    return image[np.ix_(rows, cols)], mask[np.ix_(rows, cols)]
 
 
 @exercise(
     "03.2",
-    "Turn a warped, shifted mask back into class IDs with 255 for added pixels",
-    reference=decode_mask,
-    compare=exact_arrays,
+    "Crop a window that may reach past the image's border: outside the image, image 0 and "
+    "mask 255",
+    reference=padded_crop,
+    compare=_pair_problem,
     hint=(
-        "Before the warp every class c was stored as c + 1, so a 0 in the warped array can "
-        "only be a pixel the warp added. Map 0 to 255 and every other value v to v - 1: "
-        "np.where(warped == 0, 255, warped - 1)."
+        "Make the outputs first: np.zeros((height, width, ...)) for the image and np.full(..., "
+        "255) for the mask. Then work out the rows and columns the window shares with the image "
+        "(max of the starts, min of the ends) and copy that part, shifted by (top, left), into "
+        "both outputs."
     ),
     mistakes=[
-        Mistake(_added_as_background, "Added pixels became class 0. Nothing was seen there, so "
-                "they must be 255 (ignore); as class 0 they would teach the model that black "
-                "corners are background."),
-        Mistake(_not_shifted_back, "The classes are still shifted by one: subtract 1 from every "
-                "value that is not 0."),
-        Mistake(_minus_one_only, "0 - 1 = -1 is not a label: the added pixels (0) must become "
-                "255."),
+        Mistake(_outside_as_background, "The pixels outside the image became class 0 in the "
+                "mask. Nothing was seen there: they must be 255 (ignore), or the model learns "
+                "that black borders are road or sky."),
+        Mistake(_clipped, "You returned only the part inside the image: the window must keep "
+                "its size (height, width), so batches keep one shape. Fill the rest."),
+        Mistake(_image_padded_with_255, "The image was padded with 255 (white). The mask's 255 "
+                "means 'ignore'; the image's padding is plain black, 0."),
+        Mistake(_negative_index_wraps, "The window wrapped around: a negative index counts from "
+                "the other side of the array, so pixels from the opposite border came in. Copy "
+                "only the rows and columns that really are inside the image."),
     ],
 )
 def _cases_03_2() -> list[Case]:
     rng = np.random.default_rng(302)
-    hand = np.array([[0, 1, 1, 2], [0, 3, 3, 2], [0, 0, 4, 4]], np.int32)
-    rotated = rng.integers(1, 8, (10, 12)).astype(np.int32)
-    rotated[:3, :3] = 0  # a corner uncovered by a rotation
-    rotated[-2:, -4:] = 0
-    with_ignore = rng.integers(1, 4, (6, 6)).astype(np.int32)
-    with_ignore[2, :] = 256  # pixels that were ignored (255) before the warp
-    with_ignore[:, 0] = 0
+    image = rng.integers(1, 256, (5, 6, 3)).astype(np.uint8)
+    mask = np.arange(30, dtype=np.uint8).reshape(5, 6)  # every pixel its own ID: shows any shift
+    gray = rng.integers(1, 256, (8, 7)).astype(np.uint8)
+    labels = rng.integers(0, 4, (8, 7)).astype(np.uint8)
     return [
-        Case("a hand-made 3x4 warped mask", (hand,)),
-        Case("a 10x12 mask with two uncovered corners", (rotated,)),
-        Case("a 6x6 mask whose ignored row (stored as 256) must stay 255", (with_ignore,)),
-        Case("edge case: nothing was added", (np.array([[1, 2], [3, 1]], np.int32),)),
-        Case("edge case: everything was added", (np.zeros((2, 3), np.int32),)),
+        Case("a 4x4 window hanging 2 rows below and 1 column right of a 5x6 pair",
+             (image, mask, 3, 3, 4, 4)),
+        Case("a 3x5 window starting above and left of the image (top -2, left -3)",
+             (image, mask, -2, -3, 3, 5)),
+        Case("a 10x9 window larger than the 8x7 grey image on every side",
+             (gray, labels, -1, -1, 10, 9)),
+        Case("edge case: a window inside the image (nothing to pad)", (image, mask, 1, 1, 3, 4)),
+        Case("edge case: a window entirely outside the image", (image, mask, 6, -5, 2, 2)),
     ]

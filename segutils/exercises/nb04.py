@@ -28,79 +28,76 @@ def conv_transpose_output_size(size, kernel_size, strides, padding="same"):
 
     return reference(size, kernel_size, strides, padding)
 
-# --- 04.1: the bilinear kernel -----------------------------------------------------------------
+# --- 04.1: a bilinear kernel for different factors along rows and columns ---------------------
 
 
-def _outer(profile):
-    return np.outer(profile, profile)
+def bilinear_kernel_2d(factor_rows, factor_cols):
+    """Reference: each axis gets the kernel size and tent of its own factor; rows come first."""
+    from segutils.upsampling import bilinear_profile, upsampling_kernel_size
+
+    return np.outer(bilinear_profile(upsampling_kernel_size(factor_rows)),
+                    bilinear_profile(upsampling_kernel_size(factor_cols)))
 
 
-def _half_k_factor(k):
-    """factor = k / 2 instead of (k + 1) // 2: right for even k, too narrow for odd k."""
-    return _outer(1 - np.abs(np.arange(k) - (k - 1) / 2) / (k / 2))
+def _profile(k):
+    return bilinear_profile(k)
 
 
-def _centre_k_half(k):
-    """centre = k / 2: the tent is off by half a tap (not symmetric)."""
-    f = (k + 1) // 2
-    return _outer(1 - np.abs(np.arange(k) - k / 2) / f)
+def _square_of_the_larger(factor_rows, factor_cols):
+    from segutils.upsampling import upsampling_kernel_size
+
+    return bilinear_kernel(upsampling_kernel_size(max(factor_rows, factor_cols)))
 
 
-def _factor_k(k):
-    """Dividing by k instead of the factor: a tent twice as wide, never reaching small values."""
-    return _outer(1 - np.abs(np.arange(k) - (k - 1) / 2) / k)
+def _axes_swapped(factor_rows, factor_cols):
+    return bilinear_kernel_2d(factor_cols, factor_rows)
 
 
-def _normalised(k):
-    kernel = bilinear_kernel(k)
+def _always_2f(factor_rows, factor_cols):
+    return np.outer(_profile(2 * factor_rows), _profile(2 * factor_cols))
+
+
+def _factor_as_size(factor_rows, factor_cols):
+    return np.outer(_profile(factor_rows), _profile(factor_cols))
+
+
+def _normalised(factor_rows, factor_cols):
+    kernel = bilinear_kernel_2d(factor_rows, factor_cols)
     return kernel / kernel.sum()
 
 
 @exercise(
     "04.1",
-    "Write the k x k bilinear upsampling kernel",
-    reference=bilinear_kernel,
+    "Write the bilinear kernel that upsamples rows by one factor and columns by another",
+    reference=bilinear_kernel_2d,
     compare=close_arrays(1e-6),
     hint=(
-        "factor = (k + 1) // 2; centre = (k - 1) / 2 (the middle of the kernel); the 1-D weights "
-        "are 1 - |t - centre| / factor for t = 0 .. k-1, and the 2-D kernel is the outer "
-        "product of the 1-D weights with themselves (np.outer). For k = 4 the first row is "
-        "0.25 * [0.25, 0.75, 0.75, 0.25]."
+        "Bilinear interpolation is linear along rows, then linear along columns, so the kernel "
+        "is still an outer product, but of two different 1-D tents: one for the row factor "
+        "(length k_rows) and one for the column factor (length k_cols), where k = 2f for an "
+        "even factor and 2f - 1 for an odd one, and each tent is 1 - |t - centre| / f. The "
+        "result has shape (k_rows, k_cols)."
     ),
     mistakes=[
-        Mistake(
-            _half_k_factor,
-            "Right for even k, wrong for odd k: the factor is (k + 1) // 2, not k / 2 "
-            "(a 3-tap kernel upsamples by 2, its outer taps weigh 0.5).",
-        ),
-        Mistake(
-            _centre_k_half,
-            "The kernel is not symmetric: the centre of taps 0 .. k-1 is (k - 1) / 2, not k / 2.",
-        ),
-        Mistake(
-            _factor_k,
-            "Divide |t - centre| by the upsampling factor (k + 1) // 2, not by k: the tent "
-            "falls to zero one factor away from its centre.",
-        ),
-        Mistake(
-            _normalised,
-            "Do not normalise the kernel to sum 1. Its taps sum to factor**2 because every "
-            "input pixel spreads over factor x factor outputs; each output still gets weights "
-            "summing to 1.",
-        ),
-        Mistake(
-            bilinear_profile,
-            "That is the 1-D profile; return the (k, k) kernel: np.outer(profile, profile).",
-        ),
+        Mistake(_square_of_the_larger, "You made a square kernel for the larger factor. Each "
+                "axis has its own factor, so its own kernel size and its own tent."),
+        Mistake(_axes_swapped, "Rows and columns are swapped: the first axis (rows) belongs to "
+                "factor_rows, so the shape is (k_rows, k_cols)."),
+        Mistake(_always_2f, "Right for even factors only: for an odd factor f the kernel has "
+                "2f - 1 taps, centred on a tap (see upsampling_kernel_size in the notebook)."),
+        Mistake(_factor_as_size, "You used the factor as the kernel size. The tent falls to zero "
+                "one factor away from its centre on both sides, so it needs about 2f taps."),
+        Mistake(_normalised, "Do not normalise the kernel to sum 1: each output pixel already "
+                "gets weights summing to 1, and the taps sum to f_rows * f_cols."),
     ],
 )
 def _cases_04_1() -> list[Case]:
     return [
-        Case("k = 4 (upsampling by 2)", (4,)),
-        Case("k = 16 (upsampling by 8)", (16,)),
-        Case("k = 3, an odd size", (3,)),
-        Case("k = 7, another odd size", (7,)),
-        Case("edge case: k = 1, the identity", (1,)),
+        Case("rows x2, columns x4 (shape (4, 8))", (2, 4)),
+        Case("rows x4, columns x2 (shape (8, 4))", (4, 2)),
+        Case("rows x3, columns x2: an odd factor (shape (5, 4))", (3, 2)),
+        Case("rows x8, columns x8: FCN-8s's square kernel", (8, 8)),
+        Case("edge case: rows x1 (no upsampling), columns x3", (1, 3)),
     ]
 
 

@@ -186,10 +186,10 @@ def _mean_not_median(frequencies):
     ],
 )
 def _cases_07_2() -> list[Case]:
-    seed000 = 1 / np.array([0.80, 0.18, 1.33, 2.28])
+    four = 1 / np.array([0.80, 0.18, 1.33, 2.28])
     return [
         Case("five classes (odd count)", (np.array([0.40, 0.25, 0.20, 0.10, 0.05]),)),
-        Case("four facade classes of seed 000 (even count)", (seed000 / seed000.sum(),)),
+        Case("four classes (even count: the median lies between two)", (four / four.sum(),)),
         Case("a class that never occurs", (np.array([0.5, 0.0, 0.3, 0.2]),)),
         Case("frequencies of the image definition (no need to sum to 1)",
              (np.array([0.9, 0.6, 0.35, 0.3, 0.02, 0.2]),)),
@@ -243,6 +243,12 @@ def _unstable(logits, labels, class_weights, ignore_index=IGNORE_INDEX):
         return (w * nll).sum() / w.sum()
 
 
+def _ignored_as_class_0(logits, labels, class_weights, ignore_index=IGNORE_INDEX):
+    labels = np.where(np.asarray(labels) == ignore_index, 0, labels)
+    nll, w, _ = _parts(logits, labels, class_weights, ignore_index=-1)
+    return (w * nll).sum() / w.sum()
+
+
 def _nan_when_empty(logits, labels, class_weights, ignore_index=IGNORE_INDEX):
     nll, w, _ = _parts(logits, labels, class_weights, ignore_index)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -261,6 +267,9 @@ def _nan_when_empty(logits, labels, class_weights, ignore_index=IGNORE_INDEX):
         "(0 when there are no valid pixels)."
     ),
     mistakes=[
+        Mistake(_ignored_as_class_0, "The ignored pixels were counted as class 0: they added "
+                "their loss and class 0's weight. Leave every pixel whose label is ignore_index "
+                "out of both sums (a mask labels != ignore_index does it)."),
         Mistake(_divide_by_count, "Divide by the sum of the weights of the valid pixels, not "
                 "by their number: otherwise the loss grows with the overall size of the weights."),
         Mistake(_divide_by_all_pixels, "Ignored pixels must not count in the denominator; "

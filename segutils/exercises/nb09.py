@@ -1,4 +1,4 @@
-"""Exercises of notebook 09: mean IoU from a confusion matrix, over a whole dataset, and the
+"""Exercises of notebook 09: the mean IoU of groups of classes, over a whole dataset, and the
 frequency-weighted IoU."""
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def _divide(a, b):
 
 
 def _hand_cm():
-    # rows: true road, car, person; columns: predicted
-    return np.array([[50, 3, 1], [4, 20, 2], [1, 5, 6]])
+    # the notebook's matrix n: rows true road, car, person; columns predicted
+    return np.array([[10, 1, 0], [2, 4, 0], [1, 0, 1]])
 
 
 def _cm_with_absent_class():
@@ -57,61 +57,90 @@ def _random_cm(seed, n=6):
     return cm
 
 
-# --- 09.1: mean IoU from a confusion matrix --------------------------------------------------
+# --- 09.1: mean IoU over groups of classes --------------------------------------------------
 
 
 def mean_iou(cm) -> float:
-    """Reference: the FCN paper's mean IU, classes with an empty union left out."""
+    """The FCN paper's mean IU, classes with an empty union left out (09.3's plain mean)."""
     return scores(cm)["mean_iou"]
 
 
-def _absent_as_zero(cm):
-    cm, tp, t, pred = _parts(cm)
-    return float(np.nan_to_num(_divide(tp, t + pred - tp)).mean())
-
-
-def _mean_accuracy(cm):
-    cm, tp, t, _ = _parts(cm)
-    return float(np.nanmean(_divide(tp, t)))
-
-
-def _union_without_minus_tp(cm):
-    cm, tp, t, pred = _parts(cm)
-    return float(np.nanmean(_divide(tp, t + pred)))
-
-
-def _dice(cm):
-    cm, tp, t, pred = _parts(cm)
-    return float(np.nanmean(_divide(2 * tp, t + pred)))
-
-
-def _pixel_accuracy(cm):
+def grouped_mean_iou(cm, groups) -> float:
+    """Reference: merge the classes of each group in both truth and prediction, then mean IoU."""
     cm = np.asarray(cm, np.float64)
-    return float(np.trace(cm) / cm.sum())
+    member = np.zeros((cm.shape[0], len(groups)))
+    for g, ids in enumerate(groups):
+        member[list(ids), g] = 1
+    return scores(member.T @ cm @ member)["mean_iou"]
+
+
+def _merged(cm, groups):
+    cm = np.asarray(cm, np.float64)
+    return np.array([[cm[np.ix_(list(a), list(b))].sum() for b in groups] for a in groups])
+
+
+def _mean_of_class_ious_per_group(cm, groups):
+    iou = scores(cm)["per_class_iou"]
+    per_group = [iou[list(ids)] for ids in groups]
+    return float(np.nanmean([g[~np.isnan(g)].mean() if (~np.isnan(g)).any() else np.nan
+                             for g in per_group]))
+
+
+def _rows_merged_twice(cm, groups):
+    merged = _merged(cm, groups)
+    tp, t = np.diag(merged), merged.sum(axis=1)
+    return float(np.nanmean(_divide(tp, 2 * t - tp)))
+
+
+def _diagonal_only(cm, groups):
+    cm = np.asarray(cm, np.float64)
+    merged = _merged(cm, groups)
+    tp = np.array([np.diag(cm)[list(ids)].sum() for ids in groups])
+    return float(np.nanmean(_divide(tp, merged.sum(axis=0) + merged.sum(axis=1) - tp)))
+
+
+def _absent_group_as_zero(cm, groups):
+    merged = _merged(cm, groups)
+    tp = np.diag(merged)
+    return float(np.nan_to_num(_divide(tp, merged.sum(0) + merged.sum(1) - tp)).mean())
+
+
+def _plain_mean_iou(cm, groups):
+    return mean_iou(cm)
 
 
 @exercise(
-    "09.1", "Compute the mean IoU of a confusion matrix (rows: truth, columns: prediction)",
-    reference=mean_iou, compare=_close_or_both_nan(),
-    hint="IoU_i = n_ii / (t_i + sum_j n_ji - n_ii): the row sum plus the column sum minus the "
-         "diagonal. Average over the classes whose union is not 0.",
+    "09.1", "Compute the mean IoU over groups of classes (a confusion between two classes of "
+    "one group counts as right)",
+    reference=grouped_mean_iou, compare=_close_or_both_nan(),
+    hint="Build the group confusion matrix first: entry (a, b) adds up every n_ij with class i "
+         "in group a and class j in group b (rows and columns both merged). Then IoU_a = "
+         "diagonal / (row sum + column sum - diagonal), averaged over the groups whose union "
+         "is not 0.",
     mistakes=[
-        Mistake(_absent_as_zero, "A class absent from both truth and prediction has no IoU "
-                "(0/0): leave it out of the mean instead of counting it as 0 (np.nanmean)."),
-        Mistake(_mean_accuracy, "That is the mean accuracy n_ii / t_i (row sums only). The IoU "
-                "also counts the false positives: divide by the union."),
-        Mistake(_union_without_minus_tp, "Row sum + column sum counts the diagonal twice: "
-                "subtract n_ii once to get the union."),
-        Mistake(_dice, "That is the Dice coefficient 2 n_ii / (t_i + sum_j n_ji), not the IoU."),
-        Mistake(_pixel_accuracy, "That is the pixel accuracy (trace / total); compute one IoU "
-                "per class and average them."),
+        Mistake(_plain_mean_iou, "That is the mean IoU of the classes; merge the classes of "
+                "each group first."),
+        Mistake(_mean_of_class_ious_per_group, "You averaged the class IoUs inside each group. "
+                "IoUs do not add up like that: a car predicted as a bus is wrong for both "
+                "classes, but right for the group 'vehicle'. Merge the counts, then divide."),
+        Mistake(_rows_merged_twice, "The union used the row sums twice (the same axis). The "
+                "union is true pixels (row sum) + predicted pixels (column sum) - diagonal."),
+        Mistake(_diagonal_only, "Only the diagonal n_ii of each class counted as right. Inside "
+                "a group, every n_ij (i and j both in the group) is a right answer for the "
+                "group: sum the whole block."),
+        Mistake(_absent_group_as_zero, "A group absent from truth and prediction has no IoU "
+                "(0/0): leave it out of the mean instead of counting it as 0."),
     ],
 )
 def _cases_09_1():
-    return [Case("the 3-class matrix of the notebook", (_hand_cm(),)),
-            Case("an absent class and a class that is only predicted", (_cm_with_absent_class(),)),
-            Case("a perfect prediction", (np.diag([5, 7, 9]),)),
-            Case("a random 6x6 matrix (seed 9)", (_random_cm(9),))]
+    return [Case("the notebook's matrix n: road alone, car and person together as 'objects'",
+                 (_hand_cm(), [[0], [1, 2]])),
+            Case("4 classes in 2 groups of 2: [[0, 3], [1, 2]]",
+                 (_cm_with_absent_class(), [[0, 3], [1, 2]])),
+            Case("one class per group, [[0], [1], [2], [3]]; class 2 never appears",
+                 (_cm_with_absent_class(), [[0], [1], [2], [3]])),
+            Case("a random 6x6 matrix (seed 9) in 3 groups", (_random_cm(9),
+                                                             [[0, 1], [2, 3, 4], [5]]))]
 
 
 # --- 09.2: mean IoU over a dataset of batches ------------------------------------------------
@@ -226,6 +255,6 @@ def _mean_of_weights(cm):
     ],
 )
 def _cases_09_3():
-    return [Case("the 3-class matrix of the notebook", (_hand_cm(),)),
+    return [Case("the notebook's matrix n (road, car, person)", (_hand_cm(),)),
             Case("an absent class and a class that is only predicted", (_cm_with_absent_class(),)),
             Case("a random 6x6 matrix (seed 4)", (_random_cm(4),))]
