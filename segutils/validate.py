@@ -322,7 +322,7 @@ def label_problem(mask: np.ndarray, n_classes: int | None, ignore_index: int = I
     values = np.flatnonzero(hist)
     if values.tolist() == [0, 255] and (n_classes is None or n_classes <= 255):
         share = hist[255] / hist.sum()
-        return ("binary_mask", f"the mask holds only 0 and 255 ({share:.0%} of the pixels are "
+        return ("binary_mask", f"the mask holds only 0 and 255 ({share:.1%} of the pixels are "
                 "255): a binary mask saved for viewing, so the object is 255 (ignore or out of "
                 "range) instead of class 1", _BINARY_FIX)
     if n_classes is None:

@@ -143,7 +143,19 @@ def test_plots_draw_and_normalise():
     assert len(report.plot_worst(k=1).axes) == 4
     plt.close("all")
     errors = E.error_map(np.array([[0, 1, 255]]), np.array([[0, 2, 1]]))
-    assert errors[0].tolist() == [[200, 200, 200], [220, 30, 30], [0, 0, 0]]
+    assert errors[0].tolist() == [[200, 200, 200], [0, 255, 255], [0, 0, 0]]
+
+
+def test_the_error_colour_is_no_class_colour_of_any_course_dataset():
+    """A wrong pixel must not look like a class: far (RGB distance > 100) from every palette."""
+    from segutils.data import label_tables, scenes
+
+    tables = [scenes.CLASSES, label_tables.VOC_CLASSES, label_tables.CAMVID_CLASSES,
+              label_tables.CITYSCAPES_CLASSES, label_tables.KITTI_ROAD_CLASSES]
+    tables += [classes for classes, _ in label_tables.PET_VARIANTS.values()]
+    colours = np.array([c for t in tables for c in t.colors], float)
+    distance = np.sqrt(((colours - np.array(E.ERROR_COLOR)) ** 2).sum(axis=1))
+    assert len(colours) > 40 and distance.min() > 100
 
 
 # --- predict ----------------------------------------------------------------------------------

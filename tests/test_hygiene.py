@@ -43,6 +43,16 @@ class TestCommittedNotebook:
         nbformat.validate(nb)
         assert nb.metadata.kernelspec.name == "python3"
 
+    def test_figures_use_the_course_style(self, path):
+        """Every Setup cell applies segutils.viz.STYLE (100 dpi); nothing lowers the dpi later."""
+        nb = nbformat.read(path, as_version=4)
+        setup = next(c.source for c in nb.cells if c.cell_type == "code")
+        assert "segutils.viz.use_style()" in setup, f"{path.name}: Setup does not call use_style()"
+        for i, cell in enumerate(nb.cells):
+            for dpi in re.findall(r"dpi\"?\s*[:=]\s*(\d+)", cell.source if cell.cell_type == "code"
+                                  else ""):
+                assert int(dpi) >= 100, f"{path.name} cell {i}: figures at {dpi} dpi"
+
     def test_outputs_come_from_one_in_order_run(self, path):
         nb = nbformat.read(path, as_version=4)
         counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]

@@ -15,6 +15,7 @@ model runs, so reading a saved report needs no TensorFlow.
 
 from segutils.evaluate.deploy import export, latency, load_model
 from segutils.evaluate.plots import (
+    ERROR_COLOR,
     error_map,
     normalise_confusion,
     plot_confusion_matrix,
@@ -32,8 +33,8 @@ from segutils.evaluate.predict import (
 from segutils.evaluate.report import EvaluationReport, FailureCase, evaluate
 
 __all__ = [
-    "EvaluationReport", "FailureCase", "Prediction", "error_map", "evaluate", "export",
-    "find_images",
+    "ERROR_COLOR", "EvaluationReport", "FailureCase", "Prediction", "error_map", "evaluate",
+    "export", "find_images",
     "latency", "load_model", "model_input_size", "normalise_confusion",
     "plot_confusion_matrix", "plot_per_class_iou", "plot_worst", "predict", "predict_logits",
     "predict_mask",

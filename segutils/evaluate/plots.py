@@ -97,10 +97,17 @@ def plot_per_class_iou(report, *, ax=None, sort: bool = False):
     return ax.figure
 
 
+#: The colour of wrong pixels in :func:`error_map`: cyan, far from every class colour of the
+#: course's datasets (built-in, CamVid, VOC, Cityscapes, KITTI, Pets), so a mistake is never
+#: read as a class.
+ERROR_COLOR = (0, 255, 255)
+
+
 def error_map(mask: np.ndarray, prediction: np.ndarray) -> np.ndarray:
-    """RGB picture of the mistakes: wrong pixels red, right ones grey, ignored ones black."""
+    """RGB picture of the mistakes: wrong pixels :data:`ERROR_COLOR` (cyan), right ones grey,
+    ignored ones black (as in every coloured mask of the course)."""
     out = np.full((*mask.shape, 3), 200, np.uint8)
-    out[(mask != prediction)] = (220, 30, 30)
+    out[(mask != prediction)] = ERROR_COLOR
     out[mask == 255] = (0, 0, 0)
     return out
 
@@ -119,7 +126,7 @@ def plot_worst(report, *, k: int | None = None, alpha: float = 0.5, size: float 
         raise ValueError("the report kept no images; evaluate with worst_k > 0")
     fig, axes = plt.subplots(len(cases), 4, figsize=(4 * size + 1.6, len(cases) * size),
                              squeeze=False)
-    titles = ("image", "truth", "prediction", "errors (red)")
+    titles = ("image", "truth", "prediction", "errors")
     for row, case in enumerate(cases):
         panels = (case.image, viz.overlay(case.image, case.mask, report.classes, alpha),
                   viz.overlay(case.image, case.prediction, report.classes, alpha),
@@ -131,7 +138,12 @@ def plot_worst(report, *, k: int | None = None, alpha: float = 0.5, size: float 
             if row == 0:
                 ax.set_title(titles[col], fontsize=9)
         axes[row, 0].set_ylabel(f"#{case.index}\nIoU {case.iou:.2f}", fontsize=8)
-    fig.legend(handles=viz.legend_handles(report.classes), loc="center right", fontsize=8,
+    from matplotlib.patches import Patch
+
+    error_key = [Patch(facecolor=np.array(c) / 255, edgecolor="black", linewidth=0.5, label=text)
+                 for c, text in ((ERROR_COLOR, "errors: wrong"), ((200, 200, 200), "errors: right"),
+                                 ((0, 0, 0), "not labelled"))]
+    fig.legend(handles=viz.legend_handles(report.classes) + error_key, loc="center right",
                frameon=False)
-    fig.subplots_adjust(left=0.05, right=1 - 1.5 / (4 * size + 1.6), wspace=0.04, hspace=0.06)
+    fig.subplots_adjust(left=0.05, right=1 - 1.7 / (4 * size + 1.6), wspace=0.04, hspace=0.06)
     return fig
