@@ -86,3 +86,22 @@ def test_the_course_quotes_its_results_through_markers():
         marks = sum(len(course.RECORD_MARK.findall(c.source)) for c in nb.cells
                     if c.cell_type == "markdown")
         assert marks >= 2, f"{path.name}: prose quotes no number through a record marker"
+
+
+#: Ideas that one notebook explains, and the notebook that does.
+EXPLAINED_IN = {"IoU": "02", "logits": "02", "transposed convolution": "04", "U-Net": "06",
+                "median-frequency": "07", "confusion matrix": "09"}
+
+
+@pytest.mark.parametrize("term, home", EXPLAINED_IN.items())
+def test_an_idea_used_before_its_notebook_points_there(term, home):
+    """The first mention of an idea in an earlier notebook says where it is explained."""
+    for path in NOTEBOOKS:
+        if path.name[:2] >= home:
+            break
+        nb = nbformat.read(path, as_version=4)
+        first = next((c.source for c in nb.cells if c.cell_type == "markdown"
+                      and term in c.source), None)
+        if first is not None:
+            assert f"notebook {home}" in first or f"notebooks {home}" in first, (
+                f"{path.name} first mentions {term!r} without pointing to notebook {home}")
