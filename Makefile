@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with Python >= 3.10 (3.11 recommended):
 #   make course   set up .venv, generate the built-in dataset, execute every notebook into build/
-#   make test     set up .venv, lint, run the unit tests and every notebook under nbval
+#   make test     set up .venv, lint, run the unit tests, every notebook under nbval and the
+#                 model tests again on the JAX backend
 # Everything installs into .venv, created when missing.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -15,7 +16,8 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup course lab test test-jax test-colab test-oldest lint notebooks student bench camvid clean
+.PHONY: setup course lab test test-notebooks test-jax test-colab test-oldest lint notebooks student bench \
+	camvid clean
 
 setup: $(STAMP)
 
@@ -39,26 +41,35 @@ lint: $(STAMP)
 NBVAL = --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
 
-# The unit tests run on both cores (pytest-xdist, one test file per worker). What executes
-# notebooks or drives the browser runs after them, one at a time and in course order: notebook
-# 09 evaluates the run notebook 08 writes, and a notebook's student version uses the same runs.
+# `make test`: lint, the unit tests on both cores (pytest-xdist, one test file per worker), then
+# two streams side by side, each printed line by line as it goes:
+#   - what executes notebooks or drives the browser, one at a time and in course order: notebook
+#     09 evaluates the run notebook 08 writes, and a notebook's student version uses the same runs;
+#   - the model side of segutils again on the JAX backend (test-jax). A notebook kernel leaves a
+#     core idle much of the time (starting, waiting between cells); the JAX tests use it.
 PARALLEL = -n 2 --dist loadfile
 SERIAL_TESTS = tests/test_student_notebooks.py tests/test_browser.py
+# Runs in test-jax: it starts its own JAX (and TensorFlow) subprocesses.
+BACKEND_TESTS = tests/test_backends.py
 test: $(STAMP) lint
 	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest tests $(PARALLEL) \
-		$(addprefix --ignore=,$(SERIAL_TESTS))
+		$(addprefix --ignore=,$(SERIAL_TESTS) $(BACKEND_TESTS))
+	$(MAKE) --no-print-directory -j2 --output-sync=line test-notebooks test-jax
+
+test-notebooks: $(STAMP)
 	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(SERIAL_TESTS) notebooks $(NBVAL)
 
 # The model side of segutils on the JAX backend: models, losses, metrics, upsampling, training
-# (tf.data stays the input pipeline). tests/test_backends.py, part of `make test`, picks its
-# backends itself: JAX without TensorFlow, and saving on one backend, reloading on the other.
+# (tf.data stays the input pipeline), and tests/test_backends.py: JAX without TensorFlow, the
+# GPU check's benchmarks, and saving on one backend, reloading on the other.
 JAX_TESTS = tests/test_models_fcn.py tests/test_models_small.py \
 	tests/test_models_unet.py tests/test_upsampling.py tests/test_losses.py tests/test_metrics.py \
 	tests/test_balancing.py tests/test_registry.py tests/test_flops.py tests/test_train.py \
-	tests/test_train_resume.py tests/test_finetune.py
+	tests/test_train_resume.py tests/test_finetune.py $(BACKEND_TESTS)
+# (No pytest cache here: `make test` runs this beside another pytest session.)
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax JAX_PLATFORMS=cpu SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(JAX_TESTS) \
-		$(PARALLEL)
+		$(PARALLEL) -p no:cacheprovider
 
 # The two other environments CI tests, each built from scratch by .ci/env into .venv-NAME:
 # colab, Python 3.12 with the newest TensorFlow, Keras and NumPy: the unit tests and every notebook;
