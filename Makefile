@@ -42,7 +42,7 @@ NBVAL = --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
 
 # `make test`: lint, the unit tests on both cores (pytest-xdist, one test file per worker), then
-# two streams side by side, each printed line by line as it goes:
+# two streams side by side, each printed whole when it ends (so their reports do not interleave):
 #   - what executes notebooks or drives the browser, one at a time and in course order: notebook
 #     09 evaluates the run notebook 08 writes, and a notebook's student version uses the same runs;
 #   - the model side of segutils again on the JAX backend (test-jax). A notebook kernel leaves a
