@@ -215,7 +215,7 @@ def prose_mismatches(nb, name: str, others: dict[str, object] | None = None) -> 
     ``others`` maps a two-digit notebook prefix ("08") to that notebook, for cross-references.
     Returns readable problems (empty when the prose agrees), naming the cell and the marker.
     """
-    own = printed_values(nb)
+    printed = {None: printed_values(nb)}  # notebook prefix -> its printed lines, read once
     problems = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
@@ -224,14 +224,13 @@ def prose_mismatches(nb, name: str, others: dict[str, object] | None = None) -> 
         for m in RECORD_MARK.finditer(text):
             where = f"{name}, cell {i + 1}, marker {m.group(0)!r}"
             key, _, nth = m["name"].partition(" #")
-            if m["nb"]:
+            if m["nb"] not in printed:
                 other = (others or {}).get(m["nb"])
                 if other is None:
                     problems.append(f"{where}: no notebook {m['nb']}_*.ipynb to read")
                     continue
-                values = printed_values(other).get(key.strip(), [])
-            else:
-                values = own.get(key.strip(), [])
+                printed[m["nb"]] = printed_values(other)
+            values = printed[m["nb"]].get(key.strip(), [])
             if not values:
                 problems.append(f"{where}: no output line '{key.strip()}: ...' in that notebook")
                 continue

@@ -4,6 +4,7 @@ Prose marks each such number with ``<!-- record: NAME -->`` (see ``segutils.cour
 check the checker on hand-made notebooks, then every committed notebook with it.
 """
 
+import functools
 from pathlib import Path
 
 import nbformat
@@ -12,6 +13,12 @@ import pytest
 from segutils import course, student
 
 NOTEBOOKS = sorted(Path(__file__).resolve().parent.parent.glob("notebooks/[0-9][0-9]_*.ipynb"))
+
+
+@functools.cache
+def committed() -> dict:
+    """Every committed notebook by its two-digit prefix, read once for all the tests here."""
+    return {p.name[:2]: nbformat.read(p, as_version=4) for p in NOTEBOOKS}
 
 
 def _notebook(printed: str, prose: str):
@@ -73,16 +80,15 @@ def test_student_versions_drop_the_markers():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_prose_agrees_with_committed_outputs(path):
-    others = {p.name[:2]: nbformat.read(p, as_version=4) for p in NOTEBOOKS}
-    nb = others[path.name[:2]]
-    assert course.prose_mismatches(nb, path.name, others) == []
+    others = committed()
+    assert course.prose_mismatches(others[path.name[:2]], path.name, others) == []
 
 
 def test_the_course_quotes_its_results_through_markers():
     """Guards against markers vanishing in a rewrite: the run-heavy notebooks quote their runs."""
     for prefix in ("03", "05", "06", "07", "08", "09", "10", "11"):
         path = next(p for p in NOTEBOOKS if p.name.startswith(prefix))
-        nb = nbformat.read(path, as_version=4)
+        nb = committed()[prefix]
         marks = sum(len(course.RECORD_MARK.findall(c.source)) for c in nb.cells
                     if c.cell_type == "markdown")
         assert marks >= 2, f"{path.name}: prose quotes no number through a record marker"
@@ -99,7 +105,7 @@ def test_an_idea_used_before_its_notebook_points_there(term, home):
     for path in NOTEBOOKS:
         if path.name[:2] >= home:
             break
-        nb = nbformat.read(path, as_version=4)
+        nb = committed()[path.name[:2]]
         first = next((c.source for c in nb.cells if c.cell_type == "markdown"
                       and term in c.source), None)
         if first is not None:

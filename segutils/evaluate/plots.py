@@ -101,14 +101,17 @@ def plot_per_class_iou(report, *, ax=None, sort: bool = False):
 #: course's datasets (built-in, CamVid, VOC, Cityscapes, KITTI, Pets), so a mistake is never
 #: read as a class.
 ERROR_COLOR = (0, 255, 255)
+_RIGHT_COLOR = (200, 200, 200)
+_IGNORED_COLOR = (0, 0, 0)  # as in every coloured mask of the course
 
 
 def error_map(mask: np.ndarray, prediction: np.ndarray) -> np.ndarray:
     """RGB picture of the mistakes: wrong pixels :data:`ERROR_COLOR` (cyan), right ones grey,
     ignored ones black (as in every coloured mask of the course)."""
-    out = np.full((*mask.shape, 3), 200, np.uint8)
+    out = np.empty((*mask.shape, 3), np.uint8)
+    out[...] = _RIGHT_COLOR
     out[(mask != prediction)] = ERROR_COLOR
-    out[mask == 255] = (0, 0, 0)
+    out[mask == 255] = _IGNORED_COLOR
     return out
 
 
@@ -141,8 +144,8 @@ def plot_worst(report, *, k: int | None = None, alpha: float = 0.5, size: float 
     from matplotlib.patches import Patch
 
     error_key = [Patch(facecolor=np.array(c) / 255, edgecolor="black", linewidth=0.5, label=text)
-                 for c, text in ((ERROR_COLOR, "errors: wrong"), ((200, 200, 200), "errors: right"),
-                                 ((0, 0, 0), "not labelled"))]
+                 for c, text in ((ERROR_COLOR, "errors: wrong"), (_RIGHT_COLOR, "errors: right"),
+                                 (_IGNORED_COLOR, "not labelled"))]
     fig.legend(handles=viz.legend_handles(report.classes) + error_key, loc="center right",
                frameon=False)
     fig.subplots_adjust(left=0.05, right=1 - 1.7 / (4 * size + 1.6), wspace=0.04, hspace=0.06)

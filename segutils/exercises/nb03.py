@@ -97,9 +97,15 @@ def padded_crop(image, mask, top, left, height, width, ignore_index=IGNORE_INDEX
     return out_image, out_mask
 
 
+def _inside(mask, top, left, height, width):
+    """1 where the window lies inside the image, 0 outside."""
+    ones = np.ones_like(mask)
+    return padded_crop(ones, ones, top, left, height, width)[0]
+
+
 def _outside_as_background(image, mask, top, left, height, width):
     out_image, out_mask = padded_crop(image, mask, top, left, height, width)
-    inside = padded_crop(np.ones_like(mask), np.ones_like(mask), top, left, height, width)[0]
+    inside = _inside(mask, top, left, height, width)
     return out_image, np.where(inside == 1, out_mask, 0).astype(out_mask.dtype)
 
 
@@ -111,7 +117,7 @@ def _clipped(image, mask, top, left, height, width):
 
 def _image_padded_with_255(image, mask, top, left, height, width):
     out_image, out_mask = padded_crop(image, mask, top, left, height, width)
-    inside = padded_crop(np.ones_like(mask), np.ones_like(mask), top, left, height, width)[0]
+    inside = _inside(mask, top, left, height, width)
     if out_image.ndim == 3:
         inside = inside[..., None]
     return np.where(inside == 1, out_image, 255).astype(out_image.dtype), out_mask

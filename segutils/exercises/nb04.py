@@ -39,10 +39,6 @@ def bilinear_kernel_2d(factor_rows, factor_cols):
                     bilinear_profile(upsampling_kernel_size(factor_cols)))
 
 
-def _profile(k):
-    return bilinear_profile(k)
-
-
 def _square_of_the_larger(factor_rows, factor_cols):
     from segutils.upsampling import upsampling_kernel_size
 
@@ -54,11 +50,11 @@ def _axes_swapped(factor_rows, factor_cols):
 
 
 def _always_2f(factor_rows, factor_cols):
-    return np.outer(_profile(2 * factor_rows), _profile(2 * factor_cols))
+    return np.outer(bilinear_profile(2 * factor_rows), bilinear_profile(2 * factor_cols))
 
 
 def _factor_as_size(factor_rows, factor_cols):
-    return np.outer(_profile(factor_rows), _profile(factor_cols))
+    return np.outer(bilinear_profile(factor_rows), bilinear_profile(factor_cols))
 
 
 def _normalised(factor_rows, factor_cols):

@@ -65,18 +65,15 @@ def mean_iou(cm) -> float:
     return scores(cm)["mean_iou"]
 
 
-def grouped_mean_iou(cm, groups) -> float:
-    """Reference: merge the classes of each group in both truth and prediction, then mean IoU."""
-    cm = np.asarray(cm, np.float64)
-    member = np.zeros((cm.shape[0], len(groups)))
-    for g, ids in enumerate(groups):
-        member[list(ids), g] = 1
-    return scores(member.T @ cm @ member)["mean_iou"]
-
-
 def _merged(cm, groups):
+    """The group confusion matrix: entry (a, b) adds up every n_ij, i in group a, j in b."""
     cm = np.asarray(cm, np.float64)
     return np.array([[cm[np.ix_(list(a), list(b))].sum() for b in groups] for a in groups])
+
+
+def grouped_mean_iou(cm, groups) -> float:
+    """Reference: merge the classes of each group in both truth and prediction, then mean IoU."""
+    return scores(_merged(cm, groups))["mean_iou"]
 
 
 def _mean_of_class_ious_per_group(cm, groups):
