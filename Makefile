@@ -71,7 +71,8 @@ test-jax: $(STAMP)
 	KERAS_BACKEND=jax JAX_PLATFORMS=cpu SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(JAX_TESTS) \
 		$(PARALLEL) -p no:cacheprovider
 
-# The two other environments CI tests, each built from scratch by .ci/env into .venv-NAME:
+# Two more environments, each built from scratch by .ci/env into .venv-NAME (not part of .ci/run,
+# which would then take over an hour on two cores):
 # colab, Python 3.12 with the newest TensorFlow, Keras and NumPy: the unit tests and every notebook;
 # oldest, Python 3.10 with every lower bound pyproject.toml declares: the unit tests.
 # The browser, backend and student-notebook tests check no version, and run in `make test` only.
