@@ -16,7 +16,8 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup course lab test test-notebooks test-jax test-colab test-oldest lint notebooks student bench \
+.PHONY: setup course lab test test-notebooks test-jax test-colab test-colab-unit \
+	test-colab-notebooks test-oldest test-envs env-colab env-oldest lint notebooks student bench \
 	camvid clean
 
 setup: $(STAMP)
@@ -61,7 +62,9 @@ test-notebooks: $(STAMP)
 
 # The model side of segutils on the JAX backend: models, losses, metrics, upsampling, training
 # (tf.data stays the input pipeline), and tests/test_backends.py: JAX without TensorFlow, the
-# GPU check's benchmarks, and saving on one backend, reloading on the other.
+# GPU check's benchmarks, and saving on one backend, reloading on the other. Tests marked
+# backend_independent check what no backend changes (parameter counts, profile tables, run-folder
+# bookkeeping such as resuming after a kill) and run on TensorFlow only.
 JAX_TESTS = tests/test_models_fcn.py tests/test_models_small.py \
 	tests/test_models_unet.py tests/test_upsampling.py tests/test_losses.py tests/test_metrics.py \
 	tests/test_balancing.py tests/test_registry.py tests/test_flops.py tests/test_train.py \
@@ -69,23 +72,38 @@ JAX_TESTS = tests/test_models_fcn.py tests/test_models_small.py \
 # (No pytest cache here: `make test` runs this beside another pytest session.)
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax JAX_PLATFORMS=cpu SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(JAX_TESTS) \
-		$(PARALLEL) -p no:cacheprovider
+		$(PARALLEL) -p no:cacheprovider -m "not backend_independent"
 
-# Two more environments, each built from scratch by .ci/env into .venv-NAME (not part of .ci/run,
-# which would then take over an hour on two cores):
-# colab, Python 3.12 with the newest TensorFlow, Keras and NumPy: the unit tests and every notebook;
+# Two more environments, each built from scratch by .ci/env into .venv-NAME; .ci/run runs both
+# after `make test`:
+# colab, Python 3.12 with the newest TensorFlow, Keras and NumPy: the unit tests and every notebook
+#   (instructor versions, under nbval), training into runs of its own (build/runs-colab);
 # oldest, Python 3.10 with every lower bound pyproject.toml declares: the unit tests.
 # The browser, backend and student-notebook tests check no version, and run in `make test` only.
 MAIN_ENV_ONLY = --ignore=tests/test_browser.py --ignore=tests/test_backends.py \
 	--ignore=tests/test_student_notebooks.py
-test-colab:
-	PYTHON=$(PYTHON) bash .ci/env colab
-	SEGUTILS_PROFILE=quick .venv-colab/bin/python -m pytest tests $(PARALLEL) $(MAIN_ENV_ONLY)
-	SEGUTILS_PROFILE=quick .venv-colab/bin/python -m pytest notebooks $(NBVAL)
+COLAB  = SEGUTILS_PROFILE=quick .venv-colab/bin/python -m pytest -p no:cacheprovider
+OLDEST = SEGUTILS_PROFILE=quick .venv-oldest/bin/python -m pytest -p no:cacheprovider
+env-colab env-oldest:
+	PYTHON=$(PYTHON) bash .ci/env $(@:env-%=%)
 
-test-oldest:
-	PYTHON=$(PYTHON) bash .ci/env oldest
-	SEGUTILS_PROFILE=quick .venv-oldest/bin/python -m pytest tests $(PARALLEL) $(MAIN_ENV_ONLY)
+test-colab: test-colab-unit test-colab-notebooks
+
+test-colab-unit: env-colab
+	$(COLAB) tests $(PARALLEL) $(MAIN_ENV_ONLY)
+
+test-colab-notebooks: env-colab
+	SEGUTILS_RUNS=$(CURDIR)/build/runs-colab $(COLAB) notebooks $(NBVAL)
+
+test-oldest: env-oldest
+	$(OLDEST) tests $(PARALLEL) $(MAIN_ENV_ONLY)
+
+# .ci/run's second half: the Colab-like notebooks (one kernel at a time, which leaves a core
+# idle much of the time) beside the oldest environment's unit tests, then the Colab-like unit
+# tests on both cores.
+test-envs:
+	$(MAKE) --no-print-directory -j2 --output-sync=line test-colab-notebooks test-oldest
+	$(MAKE) --no-print-directory test-colab-unit
 
 notebooks: $(STAMP)
 	$(BIN)/python -m segutils course --profile cpu --inplace --out build/notebooks-cpu

@@ -7,9 +7,9 @@ hardware probe.
 
 * A static check: none of those modules imports TensorFlow at module level.
 * A run on the JAX backend in a fresh interpreter where ``import tensorflow`` fails as it does
-  when TensorFlow is not installed: one model of every builder module builds at an odd size,
-  trains a step and returns logits at the input size; ``fit`` trains into a run folder and
-  resumes; the GPU check's two benchmark scripts run.
+  when TensorFlow is not installed: one model of every builder module builds at an odd size
+  and returns logits at the input size; ``fit`` trains into a run folder and resumes; the GPU
+  check's two benchmark scripts run.
 * A model saved on one backend reloads on the other and predicts the same logits.
 """
 
@@ -110,14 +110,12 @@ y = rng.integers(0, 5, (2, 37, 45)).astype("int32")
 y[:, :3] = 255  # ignored pixels
 # One model per builder module, so every model file runs its code with TensorFlow blocked:
 # baseline, U-Net, FCN with the VGG encoder, SegNet's pooling indices and a nested
-# keras.applications encoder. (`make test-jax` trains every model a step on JAX; here the
-# point is what gets imported.) mobilenet_pspnet's bins and resizes travel between backends in
-# the test below.
+# keras.applications encoder. The point here is what gets imported, so they only predict:
+# `make test-jax` trains the course's models a step on JAX, and unet_mini trains below.
+# mobilenet_pspnet's bins and resizes travel between backends in the test further down.
 for name in sys.argv[2].split(","):
     model = registry.build(name, 5, profile="quick")
-    recipe.compile_model(model, 5)
-    loss = model.train_on_batch(x, y, return_dict=True)["loss"]
-    out["models"][name] = [list(model.predict(x, verbose=0).shape), float(loss)]
+    out["models"][name] = list(model.predict(x, verbose=0).shape)
 
 
 class Batches(keras.utils.PyDataset):
@@ -173,9 +171,8 @@ def test_models_train_and_resume_on_jax_without_tensorflow(tmp_path):
     assert out["backend"] == "jax"
     assert not out["tensorflow_imported"]
     assert list(out["models"]) == list(ONE_PER_MODULE)
-    for name, (shape, loss) in out["models"].items():
+    for name, shape in out["models"].items():
         assert shape == [2, 37, 45, 5], f"{name} gave logits of shape {shape}"
-        assert 0 < loss < 20, f"{name}: first-step loss {loss}"
     assert out["fit"] == [2, 2, 3]  # trained 2 epochs; the rerun resumed at 2 and did the 3rd
     assert out["no_tensorboard_warning"]  # says why there are no TensorBoard logs
     assert (tmp_path / "run" / "best.keras").is_file()

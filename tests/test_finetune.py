@@ -99,6 +99,7 @@ class StopAt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.backend_independent
 def test_an_interrupted_fine_tuning_resumes_in_the_second_stage(tmp_path, monkeypatch):
     model, compile_at = model_and_compile()
     with pytest.raises(KeyboardInterrupt):
@@ -123,6 +124,7 @@ def test_an_interrupted_fine_tuning_resumes_in_the_second_stage(tmp_path, monkey
         == [1, 2, 3]
 
 
+@pytest.mark.backend_independent
 def test_an_interruption_in_the_first_stage_resumes_it(tmp_path):
     model, compile_at = model_and_compile()
     with pytest.raises(KeyboardInterrupt):

@@ -167,6 +167,7 @@ def independent_fcn8_count(n_classes):
 
 
 @pytest.mark.slow
+@pytest.mark.backend_independent
 def test_full_fcn8_parameter_count(full_pair):
     _, model = full_pair
     assert independent_fcn8_count(21) == 134_489_759
@@ -178,11 +179,13 @@ def test_full_fcn8_parameter_count(full_pair):
 @pytest.mark.parametrize("stride", [32, 16, 8])
 @pytest.mark.parametrize("n_classes, widths", [(21, {"encoder_width": 0.125, "fc_width": 16}),
                                                (1, {"encoder_width": 0.3, "fc_width": 5})])
+@pytest.mark.backend_independent
 def test_parameter_count_matches_built_models(stride, n_classes, widths):
     model = BUILDERS[stride](n_classes, **widths)
     assert parameter_count(stride, n_classes, **widths) == model.count_params()
 
 
+@pytest.mark.backend_independent
 def test_parameter_count_of_the_papers_model_without_building_it():
     assert parameter_count(8, 21) == independent_fcn8_count(21)
 

@@ -27,6 +27,7 @@ def unet():
 
 
 @pytest.mark.parametrize("n_classes", [1, 2, 7, 21])
+@pytest.mark.backend_independent
 def test_per_pixel_parameter_count(n_classes):
     # One weight per (channel, class) and one bias per class: 3n + n for RGB.
     assert per_pixel_classifier(n_classes).count_params() == 3 * n_classes + n_classes

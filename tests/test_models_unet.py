@@ -73,11 +73,13 @@ def vgg_unet_params(n_classes, width, bn):
     [(4, 16, False, "transpose"), (3, 8, True, "bilinear"), (1, 5, False, "bilinear"),
      (2, 16, True, "transpose")],
 )
+@pytest.mark.backend_independent
 def test_unet_parameter_count(depth, f, bn, upsampling):
     model = unet(3, depth=depth, base_filters=f, batch_norm=bn, upsampling=upsampling)
     assert model.count_params() == classic_unet_params(3, depth, f, bn, upsampling)
 
 
+@pytest.mark.backend_independent
 def test_paper_unet_has_31_million_parameters():
     # Ronneberger et al.'s network (no batch norm, 2 classes) is known as "the 31M U-Net".
     n = unet(2, batch_norm=False).count_params()
@@ -86,11 +88,13 @@ def test_paper_unet_has_31_million_parameters():
 
 
 @pytest.mark.parametrize("f, bn", [(16, True), (16, False), (4, True)])
+@pytest.mark.backend_independent
 def test_unet_mini_parameter_count(f, bn):
     assert unet_mini(7, base_filters=f, batch_norm=bn).count_params() == mini_unet_params(7, f, bn)
 
 
 @pytest.mark.parametrize("width, bn", [(1.0, True), (0.25, False), (0.125, True)])
+@pytest.mark.backend_independent
 def test_vgg_unet_parameter_count(width, bn):
     model = vgg_unet(21, encoder_width=width, batch_norm=bn)
     assert model.count_params() == vgg_unet_params(21, width, bn)

@@ -62,21 +62,34 @@ def test_output_layer_is_float32_logits_under_mixed_precision(name):
     assert model.output.dtype == "float32"
 
 
+#: The registry's profile-sized models that must also show a falling loss (the others learn in
+#: their own files: test_models_small.py for per_pixel and unet_mini, test_models_fcn.py for the
+#: FCNs).
+LEARNERS = ("unet", "vgg_unet")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", TRAINED)
 def test_every_model_trains_a_step_at_an_odd_size(quick_models, name):
     rng = np.random.default_rng(1)
-    x = rng.random((2, 37, 45, 3), dtype=np.float32)
-    y = rng.integers(0, 5, (2, 37, 45)).astype(np.int32)
+    # A dark and a bright noisy image, labelled 0 and 1 all over: learnable pixel by pixel and at
+    # stride 32 alike, so the learners' loss must fall within a few steps.
+    bright = np.array([0, 1], np.float32)[:, None, None, None]
+    x = (0.5 * rng.random((2, 37, 45, 3)) + 0.5 * bright).astype(np.float32)
+    y = np.broadcast_to(bright[..., 0], (2, 37, 45)).astype(np.int32)
     y[:, :3] = 255  # ignored pixels
     model = quick_models[name]
     # Tracing a keras.applications encoder's training step takes longer than the step: one
     # step run eagerly shows the layers train (the traced path runs for the course's models).
-    model.compile(keras.optimizers.Adam(1e-3),
+    model.compile(keras.optimizers.Adam(3e-3),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255),
                   run_eagerly=name in PRETRAINED)
-    loss = float(np.asarray(model.train_on_batch(x, y)))
-    assert np.isfinite(loss) and loss > 0
+    first = float(np.asarray(model.train_on_batch(x, y)))
+    assert np.isfinite(first) and first > 0
+    if name in LEARNERS:
+        for _ in range(10):
+            last = float(np.asarray(model.train_on_batch(x, y)))
+        assert last < 0.9 * first, (first, last)
 
 
 @pytest.mark.slow
@@ -95,6 +108,7 @@ def test_pretrained_models_save_and_reload(quick_models, name, tmp_path):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.backend_independent
 def test_parameter_count_equals_the_sum_over_weight_shapes(quick_models, name):
     model = quick_models[name]
     by_shapes = sum(int(np.prod(w.shape)) for layer in model.layers for w in layer.weights)
@@ -124,12 +138,14 @@ def test_parameter_count_equals_the_sum_over_weight_shapes(quick_models, name):
         ("resnet50_deeplabv3plus", "gpu", {"encoder_weights": "imagenet"}),
     ],
 )
+@pytest.mark.backend_independent
 def test_profile_options_follow_the_documented_table(name, profile, expected):
     assert registry.profile_options(name, profile) == expected
     if profile is not None:
         assert registry.profile_options(name, PROFILES[profile]) == expected
 
 
+@pytest.mark.backend_independent
 def test_profile_sizes_the_model_and_options_win():
     cpu = registry.build("unet", 3, profile="cpu")
     assert cpu.get_layer("encoder_stage1a_conv").filters == PROFILES["cpu"].base_filters
@@ -140,6 +156,7 @@ def test_profile_sizes_the_model_and_options_win():
     assert vgg.get_layer("block1_conv1").filters == 16
 
 
+@pytest.mark.backend_independent
 def test_gpu_profile_without_download_builds_the_papers_widths():
     model = registry.build("vgg_unet", 3, profile="gpu", weights=None)
     assert model.get_layer("block5_conv3").filters == 512
@@ -168,6 +185,7 @@ def test_a_missing_module_fails_at_build_time_not_at_import(monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.backend_independent
 def test_every_model_reloads_in_a_fresh_process_with_only_segutils_models(tmp_path,
                                                                           quick_models):
     x = np.random.default_rng(4).random((1, 37, 45, 3), dtype=np.float32)
@@ -196,25 +214,3 @@ def test_every_model_reloads_in_a_fresh_process_with_only_segutils_models(tmp_pa
     for name in names:
         np.testing.assert_allclose(np.array(got[name]), expected[name], rtol=0, atol=1e-5,
                                    err_msg=name)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["unet", "vgg_unet"])
-def test_a_few_training_steps_lower_the_loss(name):
-    """The registry's profile-sized models learn (the others are trained in their own tests:
-    test_models_small.py for per_pixel and unet_mini, test_models_fcn.py for the FCNs)."""
-    keras.utils.set_random_seed(3)
-    rng = np.random.default_rng(3)
-    # Two dark and two bright noisy images, labelled 0 and 1 all over: learnable pixel by pixel
-    # (per_pixel) and at stride 32 (FCN-32s) alike.
-    bright = np.array([0, 1, 0, 1], np.float32)[:, None, None, None]
-    x = (0.5 * rng.random((4, 32, 32, 3)) + 0.5 * bright).astype(np.float32)
-    y = np.broadcast_to(bright[..., 0], (4, 32, 32)).astype(np.uint8)
-    y[:, :2] = 255  # ignored pixels must not break training
-    model = registry.build(name, 2, profile="quick")
-    model.compile(keras.optimizers.Adam(3e-3),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255))
-    first = float(model.train_on_batch(x, y))
-    for _ in range(10):
-        last = float(model.train_on_batch(x, y))
-    assert last < 0.9 * first

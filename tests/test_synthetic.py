@@ -232,17 +232,18 @@ def test_colour_alone_does_not_separate_the_classes(study):
 def test_unet_clearly_beats_the_per_pixel_classifier():
     """The quality floor of the dataset: context (a small U-Net) beats colour (a 1x1 conv).
 
-    About 30 s of training on 64x64 images; the margin is set well below what it reaches.
+    A few dozen seconds of training on 64x64 images: here the 1x1 convolution reaches a mean IoU
+    of about 0.10 and the U-Net about 0.44; the margin is set well below that gap.
     """
     from segutils.config import import_quietly, seed_everything
 
     keras = import_quietly()
     from segutils.models import per_pixel_classifier, unet_mini
 
-    scenes = [synthetic.render_scene((21, i), (64, 64)) for i in range(200)]
+    scenes = [synthetic.render_scene((21, i), (64, 64)) for i in range(130)]
     x = np.stack([s[0] for s in scenes]).astype(np.float32) / 255
     y = np.stack([s[1] for s in scenes])
-    (x_train, y_train), (x_val, y_val) = (x[:170], y[:170]), (x[170:], y[170:])
+    (x_train, y_train), (x_val, y_val) = (x[:110], y[:110]), (x[110:], y[110:])
 
     def fit_and_score(model, lr, epochs):
         model.compile(keras.optimizers.Adam(lr), keras.losses.SparseCategoricalCrossentropy(
@@ -254,6 +255,6 @@ def test_unet_clearly_beats_the_per_pixel_classifier():
     seed_everything(0)
     colour_only = fit_and_score(per_pixel_classifier(N_CLASSES), 5e-2, 4)
     seed_everything(0)
-    context = fit_and_score(unet_mini(N_CLASSES, base_filters=16, batch_norm=True), 3e-3, 8)
+    context = fit_and_score(unet_mini(N_CLASSES, base_filters=16, batch_norm=True), 3e-3, 5)
     assert colour_only < 0.3, colour_only
     assert context > colour_only + 0.25, (context, colour_only)

@@ -197,6 +197,7 @@ def _classes():
 
 
 @pytest.mark.slow
+@pytest.mark.backend_independent
 def test_a_finished_run_is_not_trained_again_and_can_be_extended(tmp_path):
     train, val = datasets()
     recipe.fit(tiny_model(), train, val, epochs=2, run_dir=tmp_path, verbose=0,
@@ -355,6 +356,7 @@ def test_load_data_without_classes_infers_their_number(tmp_path, tiny_folder):
 
 
 @pytest.mark.slow
+@pytest.mark.backend_independent
 def test_staged_fcn_trains_three_stages_in_one_call(tiny_folder, tmp_path):
     from segutils import config
 

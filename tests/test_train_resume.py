@@ -61,6 +61,7 @@ def progress(out):
     return data["epoch"], data["batch"]
 
 
+@pytest.mark.backend_independent
 def test_sigkill_mid_epoch_then_rerun_resumes(folder, tmp_path):
     out = tmp_path / "run"
     log = open(tmp_path / "first.log", "w")
