@@ -108,8 +108,7 @@ _IGNORED_COLOR = (0, 0, 0)  # as in every coloured mask of the course
 def error_map(mask: np.ndarray, prediction: np.ndarray) -> np.ndarray:
     """RGB picture of the mistakes: wrong pixels :data:`ERROR_COLOR` (cyan), right ones grey,
     ignored ones black (as in every coloured mask of the course)."""
-    out = np.empty((*mask.shape, 3), np.uint8)
-    out[...] = _RIGHT_COLOR
+    out = np.full((*mask.shape, 3), _RIGHT_COLOR, np.uint8)
     out[(mask != prediction)] = ERROR_COLOR
     out[mask == 255] = _IGNORED_COLOR
     return out
