@@ -1,7 +1,6 @@
 # Two commands on a fresh machine with Python >= 3.10 (3.11 recommended):
 #   make course   set up .venv, generate the built-in dataset, execute every notebook into build/
-#   make test     set up .venv, lint, run the unit tests, every notebook under nbval and the
-#                 model tests again on the JAX backend
+#   make test     set up .venv, lint, run the unit tests and every notebook under nbval
 # Everything installs into .venv, created when missing.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -16,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup course lab test test-notebooks test-jax test-colab test-colab-unit \
+.PHONY: setup course lab test test-unit test-notebooks test-student test-jax test-colab test-colab-unit \
 	test-colab-notebooks test-oldest test-envs env-colab env-oldest lint notebooks student bench \
 	camvid clean
 
@@ -42,46 +41,61 @@ lint: $(STAMP)
 NBVAL = --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
 
-# `make test`: lint, the unit tests on both cores (pytest-xdist, one test file per worker), then
-# two streams side by side, each printed whole when it ends (so their reports do not interleave):
-#   - what executes notebooks or drives the browser, one at a time and in course order: notebook
-#     09 evaluates the run notebook 08 writes, and a notebook's student version uses the same runs;
-#   - the model side of segutils again on the JAX backend (test-jax). A notebook kernel leaves a
-#     core idle much of the time (starting, waiting between cells); the JAX tests use it.
+# `make test`: lint, then two streams side by side (lines interleave):
+#   - the unit tests on both cores (pytest-xdist, one test file per worker);
+#   - what executes notebooks or drives the browser, one at a time and in course order (notebook
+#     09 evaluates the run notebook 08 writes). A notebook kernel leaves a core idle much of
+#     the time (starting, waiting between cells); the unit tests use it.
+# The student versions (test-student) and the JAX backend (test-jax) run in CI, after this.
 PARALLEL = -n 2 --dist loadfile
-SERIAL_TESTS = tests/test_student_notebooks.py tests/test_browser.py
+NOTEBOOK_TESTS = tests/test_browser.py notebooks
+# Executes every notebook's student version (minutes); the rest of its file checks the logic on
+# throwaway notebooks and runs with the unit tests.
+STUDENT_RUNS = tests/test_student_notebooks.py::test_student_version_runs_and_every_check_fails
 # Runs in test-jax: it starts its own JAX (and TensorFlow) subprocesses.
 BACKEND_TESTS = tests/test_backends.py
+# (No pytest cache in the streams that run beside another pytest session.)
 test: $(STAMP) lint
-	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest tests $(PARALLEL) \
-		$(addprefix --ignore=,$(SERIAL_TESTS) $(BACKEND_TESTS))
-	$(MAKE) --no-print-directory -j2 --output-sync=line test-notebooks test-jax
+	$(MAKE) --no-print-directory -j2 --output-sync=line test-unit test-notebooks
+
+test-unit: $(STAMP)
+	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest tests $(PARALLEL) -p no:cacheprovider \
+		--ignore=tests/test_browser.py --ignore=$(BACKEND_TESTS) --deselect $(STUDENT_RUNS)
 
 test-notebooks: $(STAMP)
-	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(SERIAL_TESTS) notebooks $(NBVAL)
+	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(NOTEBOOK_TESTS) $(NBVAL) -p no:cacheprovider
+
+# Every notebook's student version runs, and each of its checks refuses the unsolved exercise.
+# Trains into runs of its own (build/runs-student), so it does not reuse test-notebooks' runs.
+test-student: $(STAMP)
+	SEGUTILS_RUNS=$(CURDIR)/build/runs-student SEGUTILS_PROFILE=quick $(BIN)/python -m pytest \
+		$(STUDENT_RUNS)
 
 # The model side of segutils on the JAX backend: models, losses, metrics, upsampling, training
 # (tf.data stays the input pipeline), and tests/test_backends.py: JAX without TensorFlow, the
 # GPU check's benchmarks, and saving on one backend, reloading on the other. Tests marked
 # backend_independent check what no backend changes (parameter counts, profile tables, run-folder
-# bookkeeping such as resuming after a kill) and run on TensorFlow only.
+# bookkeeping such as resuming after a kill) and run on TensorFlow only. JAX keeps what it
+# compiles in build/jax-cache: a model built again (a second run, a resume, another process)
+# compiles from there, and a second `make test-jax` starts warm.
 JAX_TESTS = tests/test_models_fcn.py tests/test_models_small.py \
 	tests/test_models_unet.py tests/test_upsampling.py tests/test_losses.py tests/test_metrics.py \
 	tests/test_balancing.py tests/test_registry.py tests/test_flops.py tests/test_train.py \
-	tests/test_train_resume.py tests/test_finetune.py $(BACKEND_TESTS)
-# (No pytest cache here: `make test` runs this beside another pytest session.)
+	tests/test_finetune.py $(BACKEND_TESTS)
+JAX_CACHE = JAX_COMPILATION_CACHE_DIR=$(CURDIR)/build/jax-cache \
+	JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax JAX_PLATFORMS=cpu SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(JAX_TESTS) \
-		$(PARALLEL) -p no:cacheprovider -m "not backend_independent"
+	KERAS_BACKEND=jax JAX_PLATFORMS=cpu $(JAX_CACHE) SEGUTILS_PROFILE=quick $(BIN)/python -m pytest \
+		$(JAX_TESTS) $(PARALLEL) -p no:cacheprovider -m "not backend_independent"
 
 # Two more environments, each built from scratch by .ci/env into .venv-NAME; .ci/run runs both
 # after `make test`:
-# colab, Python 3.12 with the newest TensorFlow, Keras and NumPy: the unit tests and every notebook
-#   (instructor versions, under nbval), training into runs of its own (build/runs-colab);
+# colab, Python 3.12 with the newest TensorFlow, Keras and NumPy: the unit tests, and every
+#   notebook's student version (what a learner opens on Colab), training into runs of its own
+#   (build/runs-colab);
 # oldest, Python 3.10 with every lower bound pyproject.toml declares: the unit tests.
-# The browser, backend and student-notebook tests check no version, and run in `make test` only.
-MAIN_ENV_ONLY = --ignore=tests/test_browser.py --ignore=tests/test_backends.py \
-	--ignore=tests/test_student_notebooks.py
+# The browser and backend tests check no version, and run in the main environment only.
+MAIN_ENV_ONLY = --ignore=tests/test_browser.py --ignore=$(BACKEND_TESTS) --deselect $(STUDENT_RUNS)
 COLAB  = SEGUTILS_PROFILE=quick .venv-colab/bin/python -m pytest -p no:cacheprovider
 OLDEST = SEGUTILS_PROFILE=quick .venv-oldest/bin/python -m pytest -p no:cacheprovider
 env-colab env-oldest:
@@ -93,17 +107,17 @@ test-colab-unit: env-colab
 	$(COLAB) tests $(PARALLEL) $(MAIN_ENV_ONLY)
 
 test-colab-notebooks: env-colab
-	SEGUTILS_RUNS=$(CURDIR)/build/runs-colab $(COLAB) notebooks $(NBVAL)
+	SEGUTILS_RUNS=$(CURDIR)/build/runs-colab $(COLAB) $(STUDENT_RUNS)
 
 test-oldest: env-oldest
 	$(OLDEST) tests $(PARALLEL) $(MAIN_ENV_ONLY)
 
-# .ci/run's second half: the Colab-like notebooks (one kernel at a time, which leaves a core
-# idle much of the time) beside the oldest environment's unit tests, then the Colab-like unit
-# tests on both cores.
+# .ci/run's second half, in the main environment and the two others, two sessions at a time:
+# the JAX backend beside the Colab-like notebooks (one kernel at a time), then the oldest
+# environment's unit tests beside the Colab-like ones.
 test-envs:
-	$(MAKE) --no-print-directory -j2 --output-sync=line test-colab-notebooks test-oldest
-	$(MAKE) --no-print-directory test-colab-unit
+	$(MAKE) --no-print-directory -j2 --output-sync=line test-jax test-colab-notebooks
+	$(MAKE) --no-print-directory -j2 --output-sync=line test-oldest test-colab-unit
 
 notebooks: $(STAMP)
 	$(BIN)/python -m segutils course --profile cpu --inplace --out build/notebooks-cpu

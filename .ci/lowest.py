@@ -3,6 +3,9 @@
 The run-time dependencies of ``pyproject.toml`` and the dev tools the unit tests use are pinned to
 the version after ``>=`` (``keras>=3.5`` becomes ``keras==3.5``). ``.ci/env oldest`` installs the
 result, so the bounds users read in ``pyproject.toml`` are the versions CI tests.
+
+With ``--declared``: the run-time and dev requirements as declared, for ``.ci/env colab`` to
+install at their newest versions before it adds segutils itself.
 """
 
 import re
@@ -34,5 +37,13 @@ def pins(pyproject):
     return out
 
 
+def declared(pyproject):
+    project = tomllib.loads(Path(pyproject).read_text())["project"]
+    return list(project["dependencies"]) + list(project["optional-dependencies"]["dev"])
+
+
 if __name__ == "__main__":
-    print("\n".join(pins(sys.argv[1] if len(sys.argv) > 1 else "pyproject.toml")))
+    args = sys.argv[1:]
+    show = declared if args[:1] == ["--declared"] else pins
+    args = args[1:] if show is declared else args
+    print("\n".join(show(args[0] if args else "pyproject.toml")))

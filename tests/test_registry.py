@@ -25,11 +25,14 @@ ALL = (*COURSE, "segnet_mini", "segnet", *PRETRAINED)
 # inference (about ten seconds each here), so the JAX run checks the course's own models in
 # this file; tests/test_backends.py trains mobilenet_fcn8 and reloads mobilenet_pspnet on JAX.
 NAMES = ALL if keras.config.backend() == "tensorflow" else (*COURSE, "segnet_mini", "segnet")
-# The ResNet-50 versions of heads whose MobileNetV2 versions train and reload below: they are
-# built, shaped and counted like every model, but training and reloading them again (a minute
-# of CI) would test the same head and encoder code twice. resnet50_unet trains and reloads.
+# Models whose layers a model trained below already contains: they are built, shaped and
+# counted like every model, but a training step (seconds each, in every CI environment) would
+# test the same code twice. FCN-32s and FCN-16s are FCN-8s without one or two of its skips;
+# SegNet is segnet_mini's pooling indices on the VGG encoder that vgg_unet and fcn8 train; the
+# ResNet-50 heads are those of the MobileNetV2 versions (resnet50_unet trains and reloads).
 SAME_HEAD_TWICE = ("resnet50_fcn8", "resnet50_pspnet", "resnet50_deeplabv3plus")
-TRAINED = [n for n in NAMES if n not in SAME_HEAD_TWICE]
+SUBSUMED = ("fcn32", "fcn16", "segnet", *SAME_HEAD_TWICE)
+TRAINED = [n for n in NAMES if n not in SUBSUMED]
 
 
 def test_available_lists_every_model_in_course_order():
