@@ -41,7 +41,7 @@ lint: $(STAMP)
 NBVAL = --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
 
-# `make test`: lint, then two streams side by side (lines interleave):
+# `make test`: lint, then two streams side by side, each printed whole when it ends:
 #   - the unit tests on both cores (pytest-xdist, one test file per worker);
 #   - what executes notebooks or drives the browser, one at a time and in course order (notebook
 #     09 evaluates the run notebook 08 writes). A notebook kernel leaves a core idle much of
