@@ -54,13 +54,14 @@ NOTEBOOK_TESTS = tests/test_browser.py notebooks
 STUDENT_RUNS = tests/test_student_notebooks.py::test_student_version_runs_and_every_check_fails
 # Runs in test-jax: it starts its own JAX (and TensorFlow) subprocesses.
 BACKEND_TESTS = tests/test_backends.py
+# What the unit-test runs leave to the targets above and below, in every environment.
+NOT_UNIT = --ignore=tests/test_browser.py --ignore=$(BACKEND_TESTS) --deselect $(STUDENT_RUNS)
 # (No pytest cache in the streams that run beside another pytest session.)
 test: $(STAMP) lint
 	$(MAKE) --no-print-directory -j2 --output-sync=line test-unit test-notebooks
 
 test-unit: $(STAMP)
-	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest tests $(PARALLEL) -p no:cacheprovider \
-		--ignore=tests/test_browser.py --ignore=$(BACKEND_TESTS) --deselect $(STUDENT_RUNS)
+	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest tests $(PARALLEL) -p no:cacheprovider $(NOT_UNIT)
 
 test-notebooks: $(STAMP)
 	SEGUTILS_PROFILE=quick $(BIN)/python -m pytest $(NOTEBOOK_TESTS) $(NBVAL) -p no:cacheprovider
@@ -99,7 +100,6 @@ test-jax: $(STAMP)
 # them three times within its 40 minutes. `make test-oldest EXTRA_ENV_TESTS=` runs them all.
 # The browser and backend tests check no version, and run in the main environment only.
 EXTRA_ENV_TESTS ?= not slow
-MAIN_ENV_ONLY = --ignore=tests/test_browser.py --ignore=$(BACKEND_TESTS) --deselect $(STUDENT_RUNS)
 COLAB  = SEGUTILS_PROFILE=quick .venv-colab/bin/python -m pytest -p no:cacheprovider
 OLDEST = SEGUTILS_PROFILE=quick .venv-oldest/bin/python -m pytest -p no:cacheprovider
 env-colab env-oldest:
@@ -108,13 +108,13 @@ env-colab env-oldest:
 test-colab: test-colab-unit test-colab-notebooks
 
 test-colab-unit: env-colab
-	$(COLAB) tests $(PARALLEL) $(MAIN_ENV_ONLY) -m "$(EXTRA_ENV_TESTS)"
+	$(COLAB) tests $(PARALLEL) $(NOT_UNIT) -m "$(EXTRA_ENV_TESTS)"
 
 test-colab-notebooks: env-colab
 	SEGUTILS_RUNS=$(CURDIR)/build/runs-colab $(COLAB) $(STUDENT_RUNS)
 
 test-oldest: env-oldest
-	$(OLDEST) tests $(PARALLEL) $(MAIN_ENV_ONLY) -m "$(EXTRA_ENV_TESTS)"
+	$(OLDEST) tests $(PARALLEL) $(NOT_UNIT) -m "$(EXTRA_ENV_TESTS)"
 
 # .ci/run's second half, in the main environment and the two others, two sessions at a time:
 # the JAX backend beside the Colab-like notebooks (one kernel at a time), then the oldest

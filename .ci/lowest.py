@@ -22,8 +22,12 @@ TEST_TOOLS = ("nbval", "nbclient", "nbformat", "ipykernel", "pytest", "pytest-xd
 BOUND = re.compile(r"^([A-Za-z0-9_.\-]+(?:\[[^\]]+\])?)\s*>=\s*([0-9][0-9A-Za-z.]*)$")
 
 
+def _project(pyproject):
+    return tomllib.loads(Path(pyproject).read_text())["project"]
+
+
 def pins(pyproject):
-    project = tomllib.loads(Path(pyproject).read_text())["project"]
+    project = _project(pyproject)
     dev = {BOUND.match(r).group(1): r for r in project["optional-dependencies"]["dev"]
            if BOUND.match(r)}
     wanted = list(project["dependencies"]) + [dev[name] for name in TEST_TOOLS]
@@ -38,12 +42,12 @@ def pins(pyproject):
 
 
 def declared(pyproject):
-    project = tomllib.loads(Path(pyproject).read_text())["project"]
+    project = _project(pyproject)
     return list(project["dependencies"]) + list(project["optional-dependencies"]["dev"])
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    show = declared if args[:1] == ["--declared"] else pins
-    args = args[1:] if show is declared else args
+    args, show = sys.argv[1:], pins
+    if args[:1] == ["--declared"]:
+        args, show = args[1:], declared
     print("\n".join(show(args[0] if args else "pyproject.toml")))

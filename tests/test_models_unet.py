@@ -250,8 +250,8 @@ def test_save_and_reload_gives_identical_predictions(tmp_path, build):
 
 @pytest.mark.slow
 def test_a_few_training_steps_lower_the_loss():
-    # (Every registry model trains a step in tests/test_registry.py, where the profile-sized
-    # unet, with transposed convolutions, also shows a falling loss; here the bilinear decoder.)
+    # (tests/test_registry.py trains the profile-sized unet, with transposed convolutions, until
+    # its loss falls; here the bilinear decoder.)
     keras.utils.set_random_seed(3)
     rng = np.random.default_rng(3)
     x = rng.random((4, 16, 16, 3), dtype=np.float32)
